@@ -1,0 +1,47 @@
+"""Scenario 1: a caller dials your Vonage number and hears an audio stream.
+
+Run it with `python scenario-1.py`; it needs no configuration. See README.md.
+"""
+
+from flask import Flask, jsonify
+from vonage_voice.models import Stream
+
+import settings as config
+import webhooks
+
+
+def answer_ncco(settings):
+    """The NCCO for every incoming call: play the stream (level and loop only when set)."""
+    stream = Stream(
+        streamUrl=[settings.stream_url], level=settings.stream_level, loop=settings.stream_loop
+    )
+    return [stream.model_dump(mode="json", by_alias=True, exclude_none=True)]
+
+
+def create_app(settings=None):
+    """Build the webhook server; without `settings`, read them from the environment and .env."""
+    settings = settings or config.load_or_exit()
+    app = Flask(__name__)
+    webhooks.configure(app)
+    ncco = answer_ncco(settings)  # the same for every call, so built once
+
+    @app.route("/webhooks/answer", methods=["GET", "POST"])
+    def answer_call():
+        """Answer webhook: Vonage asks what to do with a call to your number."""
+        return jsonify(ncco)
+
+    @app.route("/webhooks/event", methods=["GET", "POST"])
+    def call_event():
+        """Event webhook: Vonage reports what happens on the call."""
+        event = webhooks.params()
+        app.logger.info(
+            "event %s for leg %s", webhooks.describe(event), webhooks.text(event, "uuid")
+        )
+        return "", 200
+
+    return app
+
+
+if __name__ == "__main__":
+    settings = config.load_or_exit()
+    create_app(settings).run(host=settings.host, port=settings.port)

@@ -1,0 +1,208 @@
+"""Settings for both scenarios, read from the environment and a `.env` file.
+
+Every problem is collected and reported together, one line each, naming the variable, the
+bad value (never a secret) and what is allowed, so a user fixes everything in one go.
+"""
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from urllib.parse import urlsplit
+
+# `cryptography` arrives with the SDK (vonage-jwt needs PyJWT[crypto]); we use it to check the
+# key at startup instead of failing on the first API call.
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from dotenv import dotenv_values
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+# Vonage's public sample file, the one the tutorial plays.
+DEFAULT_STREAM_URL = (
+    "https://nexmo-community.github.io/ncco-examples/assets/voice_api_audio_streaming.mp3"
+)
+DEFAULT_CONF_NAME = "Soothing Conference"
+HINT = "see .env.example"
+
+
+class SettingsError(Exception):
+    """One or more settings are wrong; `problems` holds one line per problem."""
+
+    def __init__(self, problems):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    stream_url: str = DEFAULT_STREAM_URL
+    stream_level: float | None = None
+    stream_loop: int | None = None
+    conf_name: str = DEFAULT_CONF_NAME
+    host: str = "localhost"
+    port: int = 9000
+    application_id: str | None = None
+    # The key as PKCS#8 PEM text, the only form the SDK takes as a string.
+    private_key: str | None = None
+    api_host: str | None = None
+
+    def __repr__(self):
+        # Keep the private key out of tracebacks, logs and test output.
+        shown = {k: v for k, v in vars(self).items() if k != "private_key"}
+        return f"Settings({shown}, private_key={'<set>' if self.private_key else None})"
+
+
+def read_environment(dotenv_path=PROJECT_DIR / ".env"):
+    """The `.env` file's values, overridden by the real environment."""
+    return {**dotenv_values(dotenv_path), **os.environ}
+
+
+def load(env, *, voice_api=False):
+    """Build Settings from a mapping; with `voice_api`, also the credentials scenario 2 needs.
+
+    Raises SettingsError listing every problem found.
+    """
+    problems = []
+    values = {}
+
+    def take(name, field, parse):
+        raw = (env.get(name) or "").strip()
+        if not raw:  # unset or empty: the default
+            return
+        try:
+            values[field] = parse(raw)
+        except ValueError as error:
+            problems.append(f"{name}={raw!r} is not allowed: {error} ({HINT})")
+
+    take("STREAM_URL", "stream_url", _http_url)
+    take("STREAM_LEVEL", "stream_level", _level)
+    take("STREAM_LOOP", "stream_loop", _loop)
+    take("HOST", "host", str)
+    take("PORT", "port", _port)
+    if voice_api:
+        take("CONF_NAME", "conf_name", str)
+        take("VONAGE_API_HOST", "api_host", _api_host)
+        take("VONAGE_APPLICATION_ID", "application_id", _application_id)
+        if "application_id" not in values and not any(
+            p.startswith("VONAGE_APPLICATION_ID") for p in problems
+        ):
+            problems.append(
+                "VONAGE_APPLICATION_ID is not set: copy your application's id from the Vonage "
+                f"dashboard (Applications) into .env ({HINT})"
+            )
+        key_setting = (env.get("VONAGE_PRIVATE_KEY") or "").strip() or "private.key"
+        try:
+            values["private_key"] = read_private_key(key_setting)
+        except ValueError as error:
+            problems.append(f"VONAGE_PRIVATE_KEY: {error} ({HINT})")
+
+    if problems:
+        raise SettingsError(problems)
+    return Settings(**values)
+
+
+def load_or_exit(*, voice_api=False):
+    """Settings from the environment and .env; on any problem, print one line each and exit 2."""
+    try:
+        return load(read_environment(), voice_api=voice_api)
+    except SettingsError as error:
+        print(*error.problems, sep="\n", file=sys.stderr)
+        sys.exit(2)
+
+
+def _http_url(raw):
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"\s", raw):
+        raise ValueError("give an http:// or https:// URL of an MP3 or 16-bit WAV file")
+    return raw
+
+
+def _level(raw):
+    # Vonage takes -1 to 1 "with a precision of 0.1" (Voice API reference, PUT /stream).
+    try:
+        level = Decimal(raw)
+    except InvalidOperation:
+        level = None
+    if level is None or not level.is_finite() or not -1 <= level <= 1 or level % Decimal("0.1"):
+        raise ValueError("give a number from -1 to 1 in steps of 0.1, such as 0.5")
+    return float(level)
+
+
+def _loop(raw):
+    if not raw.isdigit():
+        raise ValueError("give a whole number: how many times to play, 0 for forever")
+    return int(raw)
+
+
+def _port(raw):
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ValueError("give a port number from 1 to 65535, such as 9000")
+    return int(raw)
+
+
+def _api_host(raw):
+    if not re.fullmatch(r"[A-Za-z0-9.-]+(:\d{1,5})?", raw):
+        raise ValueError("give host[:port] without https://, such as api-us.vonage.com")
+    return raw
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+
+def _application_id(raw):
+    if not _UUID.fullmatch(raw):
+        raise ValueError(
+            "an application id looks like aaaaaaaa-bbbb-cccc-dddd-0123456789ab; copy it from "
+            "the Vonage dashboard (Applications), not the API key"
+        )
+    return raw
+
+
+def read_private_key(setting):
+    """Return the RSA private key as PKCS#8 PEM text, from a path or from the PEM text itself.
+
+    Raises ValueError with a message that never contains the key.
+    """
+    if "-----BEGIN" in setting:
+        # Cloud hosts often keep newlines as the two characters backslash and n.
+        data = setting.replace("\\n", "\n").encode()
+        origin = "the PEM text in VONAGE_PRIVATE_KEY"
+    elif len(setting) > 255 or "\n" in setting:
+        # Likely key material without its BEGIN line: say so without echoing it.
+        raise ValueError("the value is neither a file path nor PEM text starting with '-----BEGIN'")
+    else:
+        path = Path(setting).expanduser()
+        if not path.is_absolute():
+            path = PROJECT_DIR / path
+        origin = str(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ValueError(
+                f"no key file at {path}: save the private.key file that Vonage gave you when you "
+                "created the application there, or set VONAGE_PRIVATE_KEY to its path"
+            ) from None
+        except OSError as error:
+            raise ValueError(f"cannot read {path}: {error.strerror}") from None
+    if b"ENCRYPTED" in data:
+        raise ValueError(
+            f"{origin} is protected by a passphrase; give the unencrypted key Vonage generated"
+        )
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{origin} is not a private key in PEM form (a block starting with "
+            "'-----BEGIN PRIVATE KEY-----'); download a new key from the application's page"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{origin} is not an RSA key; Vonage signs with RS256")
+    # A PKCS#1 key ('BEGIN RSA PRIVATE KEY') is fine, but the SDK only takes PKCS#8 text.
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()

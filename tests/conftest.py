@@ -1,0 +1,77 @@
+"""Fixtures shared by the tests: generated keys, settings, and apps with their test clients."""
+
+import importlib
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+import settings as config
+
+APPLICATION_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
+
+
+@pytest.fixture(scope="session")
+def rsa_key():
+    """An RSA key made for this test run; nothing real is ever committed."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def private_pem(rsa_key):
+    """The test key as PKCS#8 PEM text, the form Vonage's dashboard downloads."""
+    return rsa_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.fixture
+def key_file(tmp_path, private_pem):
+    """The test key saved as a file, as a user saves private.key."""
+    path = tmp_path / "private.key"
+    path.write_text(private_pem)
+    return path
+
+
+@pytest.fixture(scope="session")
+def scenario1():
+    """The scenario-1.py module (its name has a hyphen, so import it by name)."""
+    return importlib.import_module("scenario-1")
+
+
+@pytest.fixture(scope="session")
+def scenario2():
+    """The scenario-2.py module."""
+    return importlib.import_module("scenario-2")
+
+
+@pytest.fixture
+def client1(scenario1):
+    """A test client for scenario 1 with default settings."""
+    return scenario1.create_app(config.Settings()).test_client()
+
+
+@pytest.fixture
+def settings2(private_pem):
+    """Scenario 2's settings with the test application id and key."""
+    return config.Settings(application_id=APPLICATION_ID, private_key=private_pem)
+
+
+@pytest.fixture
+def app2(scenario2, settings2):
+    """Scenario 2's app, fresh for each test so no live legs leak between tests."""
+    return scenario2.create_app(settings2)
+
+
+@pytest.fixture
+def client2(app2):
+    """A test client for scenario 2."""
+    return app2.test_client()
+
+
+@pytest.fixture
+def conference(app2):
+    """Scenario 2's record of live legs and of the leg music plays on."""
+    return app2.extensions["conference"]
