@@ -18,9 +18,14 @@ def answer_ncco(settings):
     return [stream.model_dump(mode="json", by_alias=True, exclude_none=True)]
 
 
+def load_settings():
+    """Settings from the environment and .env; prints the URLs to paste, or exits 2 on errors."""
+    return config.startup("Scenario 1")
+
+
 def create_app(settings=None):
-    """Build the webhook server; without `settings`, read them from the environment and .env."""
-    settings = settings or config.load_or_exit()
+    """Build the webhook server; without `settings`, load them (as `flask --app` does)."""
+    settings = settings or load_settings()
     app = Flask(__name__)
     webhooks.configure(app)
     ncco = answer_ncco(settings)  # the same for every call, so built once
@@ -43,5 +48,5 @@ def create_app(settings=None):
 
 
 if __name__ == "__main__":
-    settings = config.load_or_exit()
+    settings = load_settings()
     create_app(settings).run(host=settings.host, port=settings.port)

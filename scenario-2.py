@@ -120,9 +120,15 @@ def _timed_out(error):
     return isinstance(reason, Urllib3Timeout) and not isinstance(reason, NewConnectionError)
 
 
+def load_settings():
+    """Settings from the environment and .env; prints the URLs to paste, or exits 2 on errors."""
+    pages = [("play music into the conference", "/stream"), ("stop the music", "/stream/stop")]
+    return config.startup("Scenario 2", voice_api=True, browser=pages)
+
+
 def create_app(settings=None):
-    """Build the webhook server; without `settings`, read them from the environment and .env."""
-    settings = settings or config.load_or_exit(voice_api=True)
+    """Build the webhook server; without `settings`, load them (as `flask --app` does)."""
+    settings = settings or load_settings()
     app = Flask(__name__)
     webhooks.configure(app)
     ncco = answer_ncco(settings)
@@ -206,5 +212,5 @@ def create_app(settings=None):
 
 
 if __name__ == "__main__":
-    settings = config.load_or_exit(voice_api=True)
+    settings = load_settings()
     create_app(settings).run(host=settings.host, port=settings.port)

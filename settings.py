@@ -48,6 +48,8 @@ class Settings:
     # The key as PKCS#8 PEM text, the only form the SDK takes as a string.
     private_key: str | None = None
     api_host: str | None = None
+    # Where Vonage reaches this server: PUBLIC_URL, else the Codespace's forwarded port.
+    public_url: str | None = None
 
     def __repr__(self):
         # Keep the private key out of tracebacks, logs and test output.
@@ -82,6 +84,12 @@ def load(env, *, voice_api=False):
     take("STREAM_LOOP", "stream_loop", _loop)
     take("HOST", "host", str)
     take("PORT", "port", _port)
+    take("PUBLIC_URL", "public_url", _public_url)
+    if "public_url" not in values and env.get("CODESPACE_NAME"):
+        # GitHub forwards each port of a Codespace to https://NAME-PORT.DOMAIN.
+        domain = env.get("GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN") or "app.github.dev"
+        port = values.get("port", Settings.port)
+        values["public_url"] = f"https://{env['CODESPACE_NAME']}-{port}.{domain}"
     if voice_api:
         take("CONF_NAME", "conf_name", str)
         take("VONAGE_API_HOST", "api_host", _api_host)
@@ -111,6 +119,56 @@ def load_or_exit(*, voice_api=False):
     except SettingsError as error:
         print(*error.problems, sep="\n", file=sys.stderr)
         sys.exit(2)
+
+
+def startup(scenario, *, voice_api=False, browser=()):
+    """Load the settings (or exit 2) and print what to paste where, before anything else.
+
+    `browser` lists (what it does, path) for the pages the user opens themselves.
+    """
+    settings = load_or_exit(voice_api=voice_api)
+    print(banner(settings, scenario, voice_api=voice_api, browser=browser), flush=True)
+    return settings
+
+
+def banner(settings, scenario, *, voice_api=False, browser=()):
+    """The startup text: the webhook URLs to paste, the pages to open, the settings in effect."""
+    host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = settings.public_url or f"http://{host}:{settings.port}"
+    lines = [
+        f"{scenario}: in the Vonage dashboard, Applications > your application > Edit > Voice,",
+        "set these two URLs, then call your Vonage number:",
+        f"  Answer URL  {base}/webhooks/answer",
+        f"  Event URL   {base}/webhooks/event",
+    ]
+    if browser:
+        lines.append("Open in your browser:")
+        lines += [f"  {base}{path}  ({what})" for what, path in browser]
+    if not settings.public_url:
+        lines.append(
+            "Vonage needs a public HTTPS URL to reach these: run in a GitHub Codespace, or start"
+            f" a tunnel (such as `ngrok http {settings.port}`) and set PUBLIC_URL to its https://"
+            " address."
+        )
+    shown = [f"stream {settings.stream_url}"]
+    if settings.stream_level is not None:
+        shown.append(f"level {settings.stream_level}")
+    if settings.stream_loop is not None:
+        shown.append(
+            f"loop {settings.stream_loop}" + (" (forever)" if not settings.stream_loop else "")
+        )
+    if voice_api:
+        shown += [f"conference {settings.conf_name!r}", f"application {settings.application_id}"]
+        shown.append(f"Voice API {settings.api_host or 'api.nexmo.com (SDK default)'}")
+    lines.append("Settings: " + ", ".join(shown))
+    return "\n".join(lines)
+
+
+def _public_url(raw):
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("give the public base URL Vonage reaches, such as https://abc.ngrok.app")
+    return raw.rstrip("/")
 
 
 def _http_url(raw):

@@ -13,7 +13,7 @@ import requests
 from conftest import APPLICATION_ID
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ["scenario-1.py", "scenario-2.py", "settings.py", "webhooks.py"]
+SCRIPTS = ["scenario-1.py", "scenario-2.py", "settings.py", "webhooks.py", "gunicorn.conf.py"]
 
 
 @pytest.fixture
@@ -48,57 +48,121 @@ def run(project, script, **settings):
     )
 
 
-@pytest.fixture
-def serve(project):
-    """Start a script as a server on a free port; yields a function returning its base URL."""
-    started = []
+class Server:
+    """A script or server command running as its own process on a free loopback port."""
 
-    def start(script, **settings):
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, script],
+    def __init__(self, project, command, settings):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = clean_env(HOST="127.0.0.1", PORT=str(self.port), **settings)
+        command = [part.format(port=self.port) for part in command]
+        self.process = subprocess.Popen(
+            [sys.executable, *command],
             cwd=project,
-            env=clean_env(HOST="127.0.0.1", PORT=str(port), **settings),
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        started.append(process)
-        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:
-                requests.get(base + "/", timeout=1)
-                return base
+                requests.get(self.base + "/", timeout=1)
+                return
             except requests.ConnectionError:
-                if process.poll() is not None:
-                    pytest.fail(f"{script} exited: {process.stdout.read()}")
+                if self.process.poll() is not None:
+                    pytest.fail(f"{command} exited: {self.process.stdout.read()}")
                 time.sleep(0.1)
-        pytest.fail(f"{script} did not start listening on {base}")
+        pytest.fail(f"{command} did not start listening on {self.base}")
+
+    def get(self, path):
+        return requests.get(self.base + path, timeout=5)
+
+    def stop(self):
+        """Stop the server and return everything it printed."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        if not self.process.stdout.closed:
+            with self.process.stdout:
+                self.printed = self.process.stdout.read()
+        return self.printed
+
+
+@pytest.fixture
+def serve(project):
+    """Start `python *command` ("{port}" in it is the free port) with settings in its
+    environment; stopped after the test."""
+    servers = []
+
+    def start(*command, **settings):
+        servers.append(Server(project, command, settings))
+        return servers[-1]
 
     yield start
-    for process in started:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
+    for server in servers:
+        server.stop()
 
 
-def test_scenario_1_serves_with_no_configuration_at_all(serve):
-    base = serve("scenario-1.py")
+def test_scenario_1_serves_with_no_configuration_and_prints_the_urls_first(serve):
+    server = serve("scenario-1.py")
 
-    response = requests.get(base + "/webhooks/answer", timeout=5)
+    response = server.get("/webhooks/answer")
 
     assert response.json()[0]["action"] == "stream"
+    printed = server.stop().splitlines()
+    assert printed[0].startswith("Scenario 1: in the Vonage dashboard")
+    assert f"  Answer URL  http://127.0.0.1:{server.port}/webhooks/answer" in printed
 
 
 def test_scenario_2_serves_once_application_id_and_key_are_set(serve, key_file):
-    base = serve(
+    server = serve(
         "scenario-2.py", VONAGE_APPLICATION_ID=APPLICATION_ID, VONAGE_PRIVATE_KEY=str(key_file)
     )
 
-    response = requests.get(base + "/webhooks/answer?uuid=leg-1", timeout=5)
+    response = server.get("/webhooks/answer?uuid=leg-1")
 
     assert response.json()[1] == {"action": "conversation", "name": "Soothing Conference"}
+    printed = server.stop()
+    assert f"  http://127.0.0.1:{server.port}/stream  (play music into the conference)" in printed
+    assert "PRIVATE KEY" not in printed
+
+
+@pytest.mark.parametrize("scenario", ["scenario-1", "scenario-2"])
+def test_flask_run_serves_each_scenario_as_flask_users_expect(serve, key_file, scenario):
+    server = serve(
+        "-m",
+        "flask",
+        "--app",
+        scenario,
+        "run",
+        "--port",
+        "{port}",
+        VONAGE_APPLICATION_ID=APPLICATION_ID,
+        VONAGE_PRIVATE_KEY=str(key_file),
+    )
+
+    assert server.get("/webhooks/answer").status_code == 200
+
+
+def test_gunicorn_serves_scenario_2_as_one_process_with_threads(serve, key_file):
+    server = serve(
+        "-m",
+        "gunicorn",
+        "scenario-2:create_app()",
+        VONAGE_APPLICATION_ID=APPLICATION_ID,
+        VONAGE_PRIVATE_KEY=str(key_file),
+    )
+
+    assert server.get("/webhooks/answer?uuid=leg-1").json()[0]["action"] == "talk"
+    event = requests.post(
+        server.base + "/webhooks/event", json={"uuid": "leg-1", "status": "completed"}, timeout=5
+    )
+    assert event.status_code == 200
+    printed = server.stop()
+    assert "Using worker: gthread" in printed
+    assert printed.count("Booting worker") == 1
+    assert printed.index("Booting worker") < printed.index("Scenario 2: in the Vonage dashboard")
 
 
 def test_scenario_2_without_credentials_exits_2_with_one_line_per_problem(project):

@@ -1,0 +1,15 @@
+"""Gunicorn settings for `gunicorn 'scenario-2:create_app()'` (read from this folder).
+
+Scenario 2 keeps its live legs in memory, so it must run as ONE process: many threads serve
+webhooks at once, but a second worker would have its own, empty, list of callers.
+"""
+
+# Gunicorn reads every name here as a setting, so private names for anything else.
+from settings import read_environment as _read_environment
+
+workers = 1
+threads = 8
+# Listen where the scripts do, so the printed URLs are right: HOST and PORT from .env or the
+# environment (the scripts check their values and explain any mistake).
+_env = _read_environment()
+bind = f"{_env.get('HOST') or 'localhost'}:{_env.get('PORT') or 9000}"
