@@ -10,29 +10,16 @@ from dataclasses import dataclass, field
 
 import requests
 from flask import Flask, jsonify
-from urllib3.exceptions import NewConnectionError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from vonage import Auth, HttpClientOptions, Vonage, VonageError
-from vonage_http_client.errors import (
-    AuthenticationError,
-    ForbiddenError,
-    HttpRequestError,
-    NotFoundError,
-    RateLimitedError,
-)
+from vonage import VonageError
+from vonage_http_client.errors import NotFoundError
 from vonage_voice.models import AudioStreamOptions, Conversation, Talk
 from werkzeug.exceptions import BadRequest
 
 import settings as config
+import voice_api
 import webhooks
 
-# The SDK waits forever by default. Each attempt gets API_TIMEOUT seconds, and the SDK's own
-# urllib3 Retry repeats timed-out and dropped PUT/DELETE requests API_RETRIES more times with
-# a 0.2 s backoff, so one call takes at most WORST_CALL seconds; the browser waits at most
-# BROWSER_BUDGET seconds for /stream, however many legs it has to try.
-API_TIMEOUT = 4
-API_RETRIES = 2
-WORST_CALL = (API_RETRIES + 1) * API_TIMEOUT + 0.5
+# However many legs /stream has to try, the browser gets its answer within this many seconds.
 BROWSER_BUDGET = 15
 
 NO_ONE_HERE = "no one is in the conference yet: dial your Vonage number first"
@@ -75,51 +62,6 @@ class Conference:
             self.streaming_on = uuid
 
 
-def voice_client(settings):
-    """One SDK client for the whole process, with a timeout the SDK does not set itself."""
-    options = {"timeout": API_TIMEOUT, "max_retries": API_RETRIES}
-    if settings.api_host:
-        options["api_host"] = settings.api_host
-    auth = Auth(application_id=settings.application_id, private_key=settings.private_key)
-    return Vonage(auth, HttpClientOptions(**options)).voice
-
-
-def api_failure(error, api_host):
-    """Turn a failed Voice API call into the status and message the browser shows."""
-    if isinstance(error, AuthenticationError):
-        return 502, (
-            "Vonage refused the credentials (401): VONAGE_APPLICATION_ID and the private key "
-            "do not match; check both belong to the same application"
-        )
-    if isinstance(error, ForbiddenError):
-        return 502, "Vonage refused the request (403): check the application has Voice enabled"
-    if isinstance(error, RateLimitedError):
-        return 502, "Vonage is rate limiting this account (429): wait a few seconds, try again"
-    if isinstance(error, HttpRequestError):
-        status = error.response.status_code
-        return 502, f"the Voice API failed ({status}): try again in a moment"
-    if _timed_out(error):
-        return 504, (
-            f"the Voice API at {api_host} did not answer in time: try again; the music may "
-            "still start if Vonage got the request late"
-        )
-    if isinstance(error, requests.RequestException):
-        return (
-            502,
-            f"could not reach the Voice API at {api_host}: check the network and VONAGE_API_HOST",
-        )
-    return 502, f"the request to the Voice API failed: {error}"
-
-
-def _timed_out(error):
-    """True for a timeout, including one the SDK's retries wrapped in a ConnectionError."""
-    if isinstance(error, requests.Timeout):
-        return True
-    reason = getattr(error.args[0], "reason", None) if error.args else None
-    # urllib3 files "could not connect" (DNS, refused) under its timeout errors too.
-    return isinstance(reason, Urllib3Timeout) and not isinstance(reason, NewConnectionError)
-
-
 def load_settings():
     """Settings from the environment and .env; prints the URLs to paste, or exits 2 on errors."""
     pages = [("play music into the conference", "/stream"), ("stop the music", "/stream/stop")]
@@ -133,7 +75,7 @@ def create_app(settings=None):
     webhooks.configure(app)
     ncco = answer_ncco(settings)
     conference = Conference()
-    voice = voice_client(settings)
+    voice = voice_api.client(settings)
     api_host = settings.api_host or voice.http_client.api_host
     music = AudioStreamOptions(
         stream_url=[settings.stream_url], level=settings.stream_level, loop=settings.stream_loop
@@ -172,7 +114,7 @@ def create_app(settings=None):
         """Play STREAM_URL into the conference through the newest live leg."""
         started = time.monotonic()
         for uuid in conference.newest_first():
-            if time.monotonic() - started + WORST_CALL > BROWSER_BUDGET:
+            if time.monotonic() - started + voice_api.WORST_CALL > BROWSER_BUDGET:
                 return fail(504, "the Voice API is answering too slowly: try again")
             try:
                 voice.play_audio_into_call(uuid, music)
@@ -182,7 +124,7 @@ def create_app(settings=None):
                 conference.left(uuid)
                 continue
             except (VonageError, requests.RequestException) as error:
-                return fail(*api_failure(error, api_host))
+                return fail(*voice_api.explain(error, api_host))
             conference.set_streaming(uuid)
             app.logger.info("streaming %s into leg %s", settings.stream_url, uuid)
             return jsonify(
@@ -203,7 +145,7 @@ def create_app(settings=None):
             conference.set_streaming(None)
             return fail(409, "Vonage has no stream on that call any more: nothing to stop")
         except (VonageError, requests.RequestException) as error:
-            return fail(*api_failure(error, api_host))
+            return fail(*voice_api.explain(error, api_host))
         conference.set_streaming(None)
         app.logger.info("stopped the stream on leg %s", uuid)
         return jsonify(message="stopped the stream", uuid=uuid)

@@ -13,7 +13,14 @@ import requests
 from conftest import APPLICATION_ID
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ["scenario-1.py", "scenario-2.py", "settings.py", "webhooks.py", "gunicorn.conf.py"]
+SCRIPTS = [
+    "scenario-1.py",
+    "scenario-2.py",
+    "settings.py",
+    "voice_api.py",
+    "webhooks.py",
+    "gunicorn.conf.py",
+]
 
 
 @pytest.fixture

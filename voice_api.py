@@ -1,0 +1,91 @@
+"""Scenario 2's Voice API client: one per process, with a timeout, and failures in plain words."""
+
+import threading
+import time
+
+import requests
+from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from vonage import Auth, HttpClientOptions, Vonage
+from vonage_http_client.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    HttpRequestError,
+    RateLimitedError,
+)
+
+# The SDK waits forever by default. Each attempt gets API_TIMEOUT seconds, and the SDK's own
+# urllib3 Retry repeats timed-out and dropped PUT/DELETE requests API_RETRIES more times with
+# a 0.2 s backoff, so one call takes at most WORST_CALL seconds.
+API_TIMEOUT = 4
+API_RETRIES = 2
+WORST_CALL = (API_RETRIES + 1) * API_TIMEOUT + 0.5
+
+
+class ReusedJwtAuth(Auth):
+    """The SDK's Auth, but reusing each JWT for 10 of the 15 minutes it is valid.
+
+    The SDK signs a new JWT for every request, parsing the PEM key each time: about 40 ms of
+    CPU per call. A token may be used until it expires, as Vonage's own CLI does
+    (https://developer.vonage.com/en/vonage-cli/guides/authentication-security/jwt).
+    """
+
+    REUSE_SECONDS = 10 * 60  # the SDK's tokens expire 15 minutes after they are made
+
+    def __init__(self, **credentials):
+        super().__init__(**credentials)
+        self._token_lock = threading.Lock()
+        self._token = None
+        self._made_at = 0.0
+
+    def create_jwt_auth_string(self):
+        with self._token_lock:
+            if self._token is None or time.monotonic() - self._made_at > self.REUSE_SECONDS:
+                self._token = super().create_jwt_auth_string()
+                self._made_at = time.monotonic()
+            return self._token
+
+
+def client(settings):
+    """One SDK client for the whole process, with a timeout the SDK does not set itself."""
+    options = {"timeout": API_TIMEOUT, "max_retries": API_RETRIES}
+    if settings.api_host:
+        options["api_host"] = settings.api_host
+    auth = ReusedJwtAuth(application_id=settings.application_id, private_key=settings.private_key)
+    return Vonage(auth, HttpClientOptions(**options)).voice
+
+
+def explain(error, api_host):
+    """Turn a failed Voice API call into the status and message the browser shows."""
+    if isinstance(error, AuthenticationError):
+        return 502, (
+            "Vonage refused the credentials (401): VONAGE_APPLICATION_ID and the private key "
+            "do not match; check both belong to the same application"
+        )
+    if isinstance(error, ForbiddenError):
+        return 502, "Vonage refused the request (403): check the application has Voice enabled"
+    if isinstance(error, RateLimitedError):
+        return 502, "Vonage is rate limiting this account (429): wait a few seconds, try again"
+    if isinstance(error, HttpRequestError):
+        status = error.response.status_code
+        return 502, f"the Voice API failed ({status}): try again in a moment"
+    if _timed_out(error):
+        return 504, (
+            f"the Voice API at {api_host} did not answer in time: try again; the music may "
+            "still start if Vonage got the request late"
+        )
+    if isinstance(error, requests.RequestException):
+        return (
+            502,
+            f"could not reach the Voice API at {api_host}: check the network and VONAGE_API_HOST",
+        )
+    return 502, f"the request to the Voice API failed: {error}"
+
+
+def _timed_out(error):
+    """True for a timeout, including one the SDK's retries wrapped in a ConnectionError."""
+    if isinstance(error, requests.Timeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    # urllib3 files "could not connect" (DNS, refused) under its timeout errors too.
+    return isinstance(reason, Urllib3Timeout) and not isinstance(reason, NewConnectionError)
