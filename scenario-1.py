@@ -27,7 +27,7 @@ def create_app(settings=None):
     """Build the webhook server; without `settings`, load them (as `flask --app` does)."""
     settings = settings or load_settings()
     app = Flask(__name__)
-    webhooks.configure(app)
+    webhooks.configure(app, settings.signature_secret)
     ncco = answer_ncco(settings)  # the same for every call, so built once
 
     @app.route("/webhooks/answer", methods=["GET", "POST"])
@@ -40,7 +40,7 @@ def create_app(settings=None):
         """Event webhook: Vonage reports what happens on the call."""
         event = webhooks.params()
         app.logger.info(
-            "event %s for leg %s", webhooks.describe(event), webhooks.text(event, "uuid")
+            "event %s for leg %s", webhooks.describe(event), webhooks.text(event, "uuid") or "?"
         )
         return "", 200
 
@@ -49,4 +49,5 @@ def create_app(settings=None):
 
 if __name__ == "__main__":
     settings = load_settings()
+    config.exit_unless_can_listen(settings)  # a clear line, not a socket error, if it cannot
     create_app(settings).run(host=settings.host, port=settings.port)

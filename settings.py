@@ -4,8 +4,10 @@ Every problem is collected and reported together, one line each, naming the vari
 bad value (never a secret) and what is allowed, so a user fixes everything in one go.
 """
 
+import errno
 import os
 import re
+import socket
 import sys
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -50,11 +52,17 @@ class Settings:
     api_host: str | None = None
     # Where Vonage reaches this server: PUBLIC_URL, else the Codespace's forwarded port.
     public_url: str | None = None
+    # Secrets: never printed (see __repr__), except the control token inside the owner's links.
+    signature_secret: str | None = None
+    control_token: str | None = None
 
     def __repr__(self):
-        # Keep the private key out of tracebacks, logs and test output.
-        shown = {k: v for k, v in vars(self).items() if k != "private_key"}
-        return f"Settings({shown}, private_key={'<set>' if self.private_key else None})"
+        # Keep secrets out of tracebacks, logs and test output.
+        shown = {k: ("<set>" if v and k in _SECRETS else v) for k, v in vars(self).items()}
+        return f"Settings({shown})"
+
+
+_SECRETS = {"private_key", "signature_secret", "control_token"}
 
 
 def read_environment(dotenv_path=PROJECT_DIR / ".env"):
@@ -85,6 +93,9 @@ def load(env, *, voice_api=False):
     take("HOST", "host", str)
     take("PORT", "port", _port)
     take("PUBLIC_URL", "public_url", _public_url)
+    secret = (env.get("VONAGE_SIGNATURE_SECRET") or "").strip()
+    if secret:
+        values["signature_secret"] = secret
     if "public_url" not in values and env.get("CODESPACE_NAME"):
         # GitHub forwards each port of a Codespace to https://NAME-PORT.DOMAIN.
         domain = env.get("GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN") or "app.github.dev"
@@ -94,6 +105,16 @@ def load(env, *, voice_api=False):
         take("CONF_NAME", "conf_name", str)
         take("VONAGE_API_HOST", "api_host", _api_host)
         take("VONAGE_APPLICATION_ID", "application_id", _application_id)
+        token = (env.get("CONTROL_TOKEN") or "").strip()
+        if token and not re.fullmatch(r"[A-Za-z0-9_~.-]{16,}", token):
+            # Never echo a secret, even a bad one.
+            problems.append(
+                f"CONTROL_TOKEN is not allowed ({len(token)} characters): use at least 16 of "
+                "A-Z a-z 0-9 - _ . ~, e.g. from: python3 -c 'import secrets; "
+                f"print(secrets.token_urlsafe(24))' ({HINT})"
+            )
+        elif token:
+            values["control_token"] = token
         if "application_id" not in values and not any(
             p.startswith("VONAGE_APPLICATION_ID") for p in problems
         ):
@@ -143,12 +164,24 @@ def banner(settings, scenario, *, voice_api=False, browser=()):
     ]
     if browser:
         lines.append("Open in your browser:")
-        lines += [f"  {base}{path}  ({what})" for what, path in browser]
+        token = f"?token={settings.control_token}" if settings.control_token else ""
+        lines += [f"  {base}{path}{token}  ({what})" for what, path in browser]
     if not settings.public_url:
         lines.append(
             "Vonage needs a public HTTPS URL to reach these: run in a GitHub Codespace, or start"
             f" a tunnel (such as `ngrok http {settings.port}`) and set PUBLIC_URL to its https://"
             " address."
+        )
+    if settings.signature_secret:
+        lines.append("Webhooks: only those signed with VONAGE_SIGNATURE_SECRET are accepted.")
+    else:
+        lines.append(
+            "Webhooks are not verified: anyone can fake calls. Set VONAGE_SIGNATURE_SECRET "
+            "(dashboard > API Settings > Signature secret) to accept only Vonage's."
+        )
+    if browser and not settings.control_token:
+        lines.append(
+            "Anyone with these links can control the music: set CONTROL_TOKEN to lock them."
         )
     shown = [f"stream {settings.stream_url}"]
     if settings.stream_level is not None:
@@ -162,6 +195,33 @@ def banner(settings, scenario, *, voice_api=False, browser=()):
         shown.append(f"Voice API {settings.api_host or 'api.nexmo.com (SDK default)'}")
     lines.append("Settings: " + ", ".join(shown))
     return "\n".join(lines)
+
+
+def exit_unless_can_listen(settings):
+    """Exit 2 with a clear line when HOST:PORT cannot be listened on, before the server tries."""
+    try:
+        socket.getaddrinfo(settings.host, settings.port)
+        socket.create_server((settings.host, settings.port)).close()
+        return
+    except socket.gaierror:
+        problem = (
+            f"HOST={settings.host!r} is not an address of this machine: use localhost, "
+            "127.0.0.1, or 0.0.0.0 for every interface"
+        )
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            problem = (
+                f"PORT={settings.port} is in use by another program: stop it, or set PORT "
+                "to a free port"
+            )
+        elif error.errno == errno.EACCES:
+            problem = f"PORT={settings.port} needs administrator rights: use a port above 1023"
+        else:
+            problem = (
+                f"cannot listen on HOST={settings.host!r} PORT={settings.port}: {error.strerror}"
+            )
+    print(f"{problem} ({HINT})", file=sys.stderr)
+    sys.exit(2)
 
 
 def _public_url(raw):
@@ -245,6 +305,11 @@ def read_private_key(setting):
             ) from None
         except OSError as error:
             raise ValueError(f"cannot read {path}: {error.strerror}") from None
+    if data.strip().startswith(b"-----BEGIN") and b"\n" not in data.strip():
+        raise ValueError(
+            f"{origin} stops after its first line: in .env, put the whole key in double quotes "
+            "or write its newlines as \\n"
+        )
     if b"ENCRYPTED" in data:
         raise ValueError(
             f"{origin} is protected by a passphrase; give the unencrypted key Vonage generated"

@@ -1,5 +1,6 @@
 """Scenario 2's Voice API client: one per process, with a timeout, and failures in plain words."""
 
+import re
 import threading
 import time
 
@@ -55,8 +56,11 @@ def client(settings):
     return Vonage(auth, HttpClientOptions(**options)).voice
 
 
-def explain(error, api_host):
-    """Turn a failed Voice API call into the status and message the browser shows."""
+def explain(error, api_host, doing="start"):
+    """Turn a failed Voice API call into the status and message the browser shows.
+
+    `doing` is what the call was for: "start" or "stop" the music.
+    """
     if isinstance(error, AuthenticationError):
         return 502, (
             "Vonage refused the credentials (401): VONAGE_APPLICATION_ID and the private key "
@@ -72,14 +76,26 @@ def explain(error, api_host):
     if _timed_out(error):
         return 504, (
             f"the Voice API at {api_host} did not answer in time: try again; the music may "
-            "still start if Vonage got the request late"
+            f"still {doing} if Vonage got the request late"
         )
     if isinstance(error, requests.RequestException):
-        return (
-            502,
-            f"could not reach the Voice API at {api_host}: check the network and VONAGE_API_HOST",
+        return 502, (
+            f"could not reach the Voice API at {api_host} ({_root_cause(error)}): check the "
+            "network and VONAGE_API_HOST"
         )
     return 502, f"the request to the Voice API failed: {error}"
+
+
+def _root_cause(error):
+    """The innermost reason a request failed, in a few words (e.g. "Connection refused")."""
+    while True:
+        wrapped = error.args[0] if error.args and isinstance(error.args[0], Exception) else None
+        inner = getattr(error, "reason", None) or wrapped or error.__context__
+        if not isinstance(inner, Exception):
+            break
+        error = inner
+    words = re.sub(r"^\[Errno -?\d+\] ", "", str(error).rsplit(": ", 1)[-1]).strip("'\")")
+    return words[:80] or type(error).__name__
 
 
 def _timed_out(error):

@@ -1,8 +1,15 @@
 """What both scenarios do with a webhook request, whatever Vonage (or anyone else) sends."""
 
+import hashlib
+import hmac
 import logging
+import re
+import time
 
+import jwt
 from flask import abort, jsonify, request
+from vonage_jwt.errors import VonageVerifyJwtError
+from vonage_jwt.verify_jwt import verify_signature
 from werkzeug.exceptions import HTTPException
 
 # Calls that are over: Vonage sends no more events for the leg after one of these.
@@ -10,6 +17,10 @@ from werkzeug.exceptions import HTTPException
 FINAL_STATUSES = frozenset(
     {"completed", "busy", "cancelled", "failed", "rejected", "timeout", "unanswered"}
 )
+MAX_BODY = 64 * 1024  # Vonage's webhooks are a few hundred bytes
+TOKEN_MAX_AGE = 5 * 60  # seconds: a signed webhook older than this is a replay
+# A value we keep or log: printable, no longer than any uuid, number or SIP URI Vonage sends.
+_PLAIN = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 
 
 def params():
@@ -20,16 +31,19 @@ def params():
     """
     if request.method == "GET" or not request.content_length:
         return request.args.to_dict()
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # json gives up on deeply nested input this way, not ValueError
+        body = None
     if not isinstance(body, dict):
         abort(400, "the request body must be a JSON object, as Vonage sends with POST")
     return body
 
 
 def text(fields, name):
-    """A field's value if it is a non-empty string, else None: never trust a webhook's types."""
+    """A field's value if it is a plain, non-empty string; else None: never trust a webhook."""
     value = fields.get(name)
-    return value if isinstance(value, str) and value else None
+    return value if isinstance(value, str) and _PLAIN.fullmatch(value) else None
 
 
 def describe(fields):
@@ -37,8 +51,52 @@ def describe(fields):
     return text(fields, "status") or text(fields, "type") or "unknown event"
 
 
-def configure(app):
-    """Answer errors as JSON and log at INFO, the same for both scenarios."""
+def signature_problem(secret, authorization, body, now=None):
+    """Why a webhook's signature is not Vonage's, or None when it is.
+
+    Vonage signs each webhook with an HS256 JWT in `Authorization: Bearer`, whose
+    `payload_hash` is the SHA-256 of the body
+    (https://developer.vonage.com/en/getting-started/concepts/webhooks#decoding-signed-webhooks).
+    The SDK checks the signature, and refuses a token whose `iat` is ahead of our clock or
+    whose `exp` has passed; the body and the token's age are ours to check.
+    """
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return "no signed token"
+    try:
+        if not verify_signature(token.strip(), secret):
+            return "bad signature"
+    except VonageVerifyJwtError as error:  # not a JWT, issued in the future, expired...
+        why = re.search(r"\(['\"](.+)['\"]\)", str(error))
+        return f"invalid token: {why.group(1) if why else 'not a JWT'}"
+    claims = jwt.decode(token.strip(), options={"verify_signature": False})
+    now = time.time() if now is None else now
+    issued = claims.get("iat")
+    if not isinstance(issued, int | float) or isinstance(issued, bool):
+        return "token has no issue time"
+    if now - issued > TOKEN_MAX_AGE:
+        return "token expired"
+    if body:
+        expected = hashlib.sha256(body).hexdigest()
+        if not hmac.compare_digest(str(claims.get("payload_hash", "")), expected):
+            return "body does not match payload_hash"
+    return None
+
+
+def configure(app, signature_secret=None):
+    """The same for both scenarios: body limit, signed webhooks, JSON errors, INFO logging."""
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+
+    @app.before_request
+    def check_webhook():
+        body = request.get_data(cache=True)  # reads it all, so the size limit always applies
+        if not signature_secret or not request.path.startswith("/webhooks/"):
+            return None
+        problem = signature_problem(signature_secret, request.headers.get("Authorization"), body)
+        if problem:
+            app.logger.warning("refused %r from %s: %s", request.path, request.remote_addr, problem)
+            abort(401, "this webhook is not signed by Vonage")
+        return None
 
     @app.errorhandler(HTTPException)
     def http_error(error):

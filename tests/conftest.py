@@ -1,10 +1,12 @@
 """Fixtures shared by the tests: generated keys, settings, and apps with their test clients."""
 
 import importlib
+import shutil
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from processes import ROOT, SCRIPTS, Server
 
 import settings as config
 
@@ -75,3 +77,26 @@ def client2(app2):
 def conference(app2):
     """Scenario 2's record of live legs and of the leg music plays on."""
     return app2.extensions["conference"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the scripts with no .env and no private.key, like a fresh clone."""
+    for name in SCRIPTS:
+        shutil.copy(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+@pytest.fixture
+def serve(project):
+    """Start `python *command` ("{port}" in it is the free port) with settings in its
+    environment; stopped after the test."""
+    servers = []
+
+    def start(*command, **settings):
+        servers.append(Server(project, command, settings))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -58,7 +58,7 @@ def test_locally_the_urls_are_local_and_a_line_says_vonage_needs_public_https():
 
     assert "  Answer URL  http://localhost:9001/webhooks/answer" in lines
     assert "  Event URL   http://localhost:9001/webhooks/event" in lines
-    assert lines[-2] == (
+    assert lines[-3] == (
         "Vonage needs a public HTTPS URL to reach these: run in a GitHub Codespace, or start a "
         "tunnel (such as `ngrok http 9001`) and set PUBLIC_URL to its https:// address."
     )

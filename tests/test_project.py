@@ -26,7 +26,7 @@ def test_env_example_documents_every_variable_the_scripts_read():
 
     set_by_codespaces = {"CODESPACE_NAME", "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN"}
 
-    assert len(read - set_by_codespaces) == 10
+    assert len(read - set_by_codespaces) == 12
     assert read - set_by_codespaces == names
 
 

@@ -233,7 +233,10 @@ def test_stream_is_409_when_every_leg_has_gone(client2, conference, requests_moc
     response = client2.get("/stream")
 
     assert response.status_code == 409
-    assert response.get_json()["error"].startswith("no one is in the conference yet")
+    assert response.get_json()["error"] == (
+        "Vonage says the 1 call(s) we had have ended (404): no one is in the conference yet: dial "
+        "your Vonage number first; if people are still on, check VONAGE_API_HOST is their region"
+    )
     assert conference.legs == {}
 
 
@@ -300,7 +303,8 @@ def test_stream_says_502_when_the_voice_api_cannot_be_reached(client2, requests_
 
     assert response.status_code == 502
     assert response.get_json()["error"] == (
-        "could not reach the Voice API at api.nexmo.com: check the network and VONAGE_API_HOST"
+        "could not reach the Voice API at api.nexmo.com (Connection refused): check the network "
+        "and VONAGE_API_HOST"
     )
 
 

@@ -150,7 +150,12 @@ def test_unreadable_key_path_is_reported(tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"Replace this file with your key\n", b"-----BEGIN PUBLIC KEY-----\nAAAA\n", b"\x00\xff"],
+    [
+        b"",
+        b"Replace this file with your key\n",
+        b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        b"\x00\xff",
+    ],
 )
 def test_a_file_that_is_not_a_pem_private_key_is_reported(tmp_path, content):
     path = tmp_path / "private.key"
@@ -199,6 +204,20 @@ def test_broken_pem_text_is_reported_without_echoing_it(private_pem):
     assert private_pem.splitlines()[1] not in problem
 
 
+def test_a_key_cut_after_its_first_line_says_to_quote_it_in_dotenv(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("VONAGE_PRIVATE_KEY=-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n")
+
+    [problem] = problems(
+        {"VONAGE_APPLICATION_ID": APPLICATION_ID, **config.read_environment(dotenv)}
+    )
+
+    assert problem == (
+        "VONAGE_PRIVATE_KEY: the PEM text in VONAGE_PRIVATE_KEY stops after its first line: in "
+        ".env, put the whole key in double quotes or write its newlines as \\n (see .env.example)"
+    )
+
+
 def test_key_material_without_its_begin_line_is_not_echoed(private_pem):
     body = "".join(private_pem.splitlines()[1:-1])
 
@@ -245,7 +264,7 @@ def test_settings_repr_never_shows_the_private_key(private_pem):
     shown = repr(config.Settings(application_id=APPLICATION_ID, private_key=private_pem))
 
     assert "BEGIN" not in shown and private_pem.splitlines()[1] not in shown
-    assert "private_key=<set>" in shown
+    assert "'private_key': '<set>'" in shown
 
 
 def test_dotenv_file_is_read_and_the_real_environment_wins(tmp_path, monkeypatch):

@@ -1,114 +1,11 @@
 """Both scripts started as a user starts them: `python scenario-N.py` in a fresh folder."""
 
-import os
-import shutil
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 from conftest import APPLICATION_ID
-
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = [
-    "scenario-1.py",
-    "scenario-2.py",
-    "settings.py",
-    "voice_api.py",
-    "webhooks.py",
-    "gunicorn.conf.py",
-]
-
-
-@pytest.fixture
-def project(tmp_path):
-    """A copy of the scripts with no .env and no private.key, like a fresh clone."""
-    for name in SCRIPTS:
-        shutil.copy(ROOT / name, tmp_path / name)
-    return tmp_path
-
-
-def clean_env(**settings):
-    """The environment with none of the project's variables, plus `settings`."""
-    ours = ("STREAM_", "CONF_NAME", "VONAGE_", "HOST", "PORT")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
-    return {**env, **settings}
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run(project, script, **settings):
-    return subprocess.run(
-        [sys.executable, script],
-        cwd=project,
-        env=clean_env(**settings),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
-class Server:
-    """A script or server command running as its own process on a free loopback port."""
-
-    def __init__(self, project, command, settings):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = clean_env(HOST="127.0.0.1", PORT=str(self.port), **settings)
-        command = [part.format(port=self.port) for part in command]
-        self.process = subprocess.Popen(
-            [sys.executable, *command],
-            cwd=project,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                requests.get(self.base + "/", timeout=1)
-                return
-            except requests.ConnectionError:
-                if self.process.poll() is not None:
-                    pytest.fail(f"{command} exited: {self.process.stdout.read()}")
-                time.sleep(0.1)
-        pytest.fail(f"{command} did not start listening on {self.base}")
-
-    def get(self, path):
-        return requests.get(self.base + path, timeout=5)
-
-    def stop(self):
-        """Stop the server and return everything it printed."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        if not self.process.stdout.closed:
-            with self.process.stdout:
-                self.printed = self.process.stdout.read()
-        return self.printed
-
-
-@pytest.fixture
-def serve(project):
-    """Start `python *command` ("{port}" in it is the free port) with settings in its
-    environment; stopped after the test."""
-    servers = []
-
-    def start(*command, **settings):
-        servers.append(Server(project, command, settings))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
+from processes import run
 
 
 def test_scenario_1_serves_with_no_configuration_and_prints_the_urls_first(serve):
@@ -236,3 +133,22 @@ def test_a_key_that_is_not_pem_never_appears_in_the_output(project):
     assert result.returncode == 2
     assert "is not a private key in PEM form" in result.stderr
     assert "MIIEvQ" not in result.stderr + result.stdout
+
+
+def test_a_port_in_use_is_named_with_its_fix(project):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run(project, "scenario-1.py", HOST="127.0.0.1", PORT=str(port))
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"PORT={port} is in use by another program: stop it, or set PORT to a free port "
+        "(see .env.example)\n"
+    )
+
+
+def test_a_host_that_is_not_this_machine_is_named_with_its_fix(project):
+    result = run(project, "scenario-1.py", HOST="no such host")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("HOST='no such host' is not an address of this machine")

@@ -1,0 +1,99 @@
+"""Run the project's servers as real processes, the way a user starts them."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = [
+    "scenario-1.py",
+    "scenario-2.py",
+    "settings.py",
+    "voice_api.py",
+    "webhooks.py",
+    "gunicorn.conf.py",
+]
+
+
+def clean_env(**settings):
+    """The environment with none of the project's variables, plus `settings`."""
+    ours = (
+        "STREAM_",
+        "CONF_NAME",
+        "VONAGE_",
+        "HOST",
+        "PORT",
+        "PUBLIC_URL",
+        "CONTROL_TOKEN",
+        "CODESPACE",
+        "GITHUB_CODESPACES",
+        "REQUESTS_CA_BUNDLE",
+        "FLASK_",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    return {**env, **settings}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(project, script, **settings):
+    """Run a script to its end, as a user who just typed `python script`."""
+    return subprocess.run(
+        [sys.executable, script],
+        cwd=project,
+        env=clean_env(**settings),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+class Server:
+    """A script or server command running as its own process on a free loopback port."""
+
+    def __init__(self, project, command, settings):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = clean_env(HOST="127.0.0.1", PORT=str(self.port), PYTHONUNBUFFERED="1", **settings)
+        command = [part.format(port=self.port) for part in command]
+        self.process = subprocess.Popen(
+            [sys.executable, *command],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.base + "/", timeout=1)
+                return
+            except requests.ConnectionError:
+                if self.process.poll() is not None:
+                    pytest.fail(f"{command} exited: {self.process.stdout.read()}")
+                time.sleep(0.1)
+        pytest.fail(f"{command} did not start listening on {self.base}")
+
+    def get(self, path):
+        return requests.get(self.base + path, timeout=5)
+
+    def stop(self):
+        """Stop the server and return everything it printed."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        if not self.process.stdout.closed:
+            with self.process.stdout:
+                self.printed = self.process.stdout.read()
+        return self.printed

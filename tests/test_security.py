@@ -1,0 +1,202 @@
+"""Only Vonage drives the webhooks (signed JWTs); only the owner drives the music (a token)."""
+
+import hashlib
+import json
+import logging
+import time
+
+import jwt
+import pytest
+from conftest import APPLICATION_ID
+
+import settings as config
+
+SECRET = "a-signature-secret-of-32-chars-or-more"
+TOKEN = "owner-token-0123456789"
+NCCO_ACTIONS = {"scenario1": ["stream"], "scenario2": ["talk", "conversation"]}
+
+
+def signed(body=b"", secret=SECRET, issued=None, **claims):
+    """The Authorization header Vonage sends: an HS256 JWT carrying the body's SHA-256."""
+    claims = {
+        "iat": int(time.time()) if issued is None else issued,
+        "application_id": APPLICATION_ID,
+        **claims,
+    }
+    if body:
+        claims.setdefault("payload_hash", hashlib.sha256(body).hexdigest())
+    return {"Authorization": "Bearer " + jwt.encode(claims, secret, algorithm="HS256")}
+
+
+@pytest.fixture(params=["scenario1", "scenario2"])
+def signed_app(request, settings2):
+    """Either scenario, with VONAGE_SIGNATURE_SECRET set."""
+    module = request.getfixturevalue(request.param)
+    app = module.create_app(config.Settings(**{**vars(settings2), "signature_secret": SECRET}))
+    app.scenario = request.param
+    return app
+
+
+def live_legs(app):
+    conference = app.extensions.get("conference")
+    return list(conference.legs) if conference else []
+
+
+def test_a_signed_get_webhook_is_accepted(signed_app):
+    response = signed_app.test_client().get("/webhooks/answer?uuid=leg-1", headers=signed())
+
+    assert response.status_code == 200
+    assert [a["action"] for a in response.get_json()] == NCCO_ACTIONS[signed_app.scenario]
+
+
+def test_a_signed_post_webhook_whose_body_matches_is_accepted(signed_app):
+    client = signed_app.test_client()
+    client.get("/webhooks/answer?uuid=leg-1", headers=signed())
+    body = json.dumps({"uuid": "leg-1", "status": "completed"}).encode()
+
+    response = client.post(
+        "/webhooks/event", data=body, content_type="application/json", headers=signed(body)
+    )
+
+    assert response.status_code == 200
+    assert live_legs(signed_app) == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "no signed token"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "no signed token"),
+        ({"Authorization": "Bearer not-a-jwt"}, "invalid token: Not enough segments"),
+        (signed(secret="someone-elses-secret-of-32-characters"), "bad signature"),
+        (signed(issued=int(time.time()) - 6 * 60), "token expired"),
+        (signed(issued=int(time.time()) + 60), "invalid token: The token is not yet valid (iat)"),
+        (signed(exp=int(time.time()) - 1), "invalid token: Signature has expired"),
+    ],
+)
+def test_an_unsigned_or_forged_answer_webhook_gets_401_and_adds_no_leg(
+    signed_app, caplog, headers, reason
+):
+    response = signed_app.test_client().get("/webhooks/answer?uuid=leg-1", headers=headers)
+
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "this webhook is not signed by Vonage"}
+    assert live_legs(signed_app) == []
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.getMessage() == f"refused '/webhooks/answer' from 127.0.0.1: {reason}"
+
+
+def test_a_body_changed_after_signing_is_refused_and_the_leg_kept(signed_app, caplog):
+    client = signed_app.test_client()
+    client.get("/webhooks/answer?uuid=leg-1", headers=signed())
+    legs_before = live_legs(signed_app)
+    original = json.dumps({"uuid": "leg-1", "status": "answered"}).encode()
+    tampered = json.dumps({"uuid": "leg-1", "status": "completed"}).encode()
+
+    response = client.post(
+        "/webhooks/event", data=tampered, content_type="application/json", headers=signed(original)
+    )
+
+    assert response.status_code == 401
+    assert live_legs(signed_app) == legs_before
+    assert "body does not match payload_hash" in caplog.text
+
+
+def test_without_a_signature_secret_unsigned_webhooks_are_accepted(client2):
+    assert client2.get("/webhooks/answer?uuid=leg-1").status_code == 200
+
+
+@pytest.fixture
+def owned(scenario2, settings2, requests_mock):
+    """Scenario 2 with CONTROL_TOKEN set, one caller in, and the Voice API answering."""
+    app = scenario2.create_app(config.Settings(**{**vars(settings2), "control_token": TOKEN}))
+    client = app.test_client()
+    client.get("/webhooks/answer?uuid=leg-1")
+    api = "https://api.nexmo.com/v1/calls/leg-1/stream"
+    requests_mock.put(api, json={"message": "Stream started", "uuid": "leg-1"})
+    requests_mock.delete(api, json={"message": "Stream stopped", "uuid": "leg-1"})
+    return client
+
+
+@pytest.mark.parametrize("path", ["/stream", "/stream/stop", "/status"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        {},
+        {"query_string": {"token": "wrong-token-0123456789"}},
+        {"headers": {"Authorization": "Bearer wrong"}},
+        {"query_string": {"token": ""}},
+    ],
+)
+def test_owner_routes_without_the_right_token_get_401_and_do_nothing(
+    owned, requests_mock, path, how
+):
+    response = owned.get(path, **how)
+
+    assert response.status_code == 401
+    assert response.get_json() == {
+        "error": "wrong or missing token: use the link printed at startup"
+    }
+    assert requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize(
+    "how", [{"query_string": {"token": TOKEN}}, {"headers": {"Authorization": f"Bearer {TOKEN}"}}]
+)
+def test_owner_routes_work_with_the_token_in_the_link_or_a_bearer_header(owned, how):
+    assert owned.get("/stream", **how).status_code == 200
+    assert owned.get("/status", **how).get_json()["streaming_on"] == "leg-1"
+    assert owned.get("/stream/stop", **how).status_code == 200
+
+
+def test_webhooks_never_need_the_control_token(owned):
+    assert owned.get("/webhooks/answer?uuid=leg-2").status_code == 200
+    assert (
+        owned.post("/webhooks/event", json={"uuid": "leg-2", "status": "completed"}).status_code
+        == 200
+    )
+
+
+def test_printed_control_links_carry_the_token(settings2):
+    settings = config.Settings(**{**vars(settings2), "control_token": TOKEN})
+
+    text = config.banner(settings, "Scenario 2", voice_api=True, browser=[("play", "/stream")])
+
+    assert f"  http://localhost:9000/stream?token={TOKEN}  (play)" in text.splitlines()
+    assert "set CONTROL_TOKEN" not in text
+
+
+def test_banner_says_once_when_webhooks_are_not_verified(settings2):
+    unsigned = config.banner(settings2, "Scenario 2", voice_api=True)
+    signed_text = config.banner(
+        config.Settings(**{**vars(settings2), "signature_secret": SECRET}), "Scenario 2"
+    )
+
+    assert unsigned.count("Webhooks are not verified") == 1
+    assert "Webhooks: only those signed with VONAGE_SIGNATURE_SECRET are accepted." in signed_text
+    assert SECRET not in signed_text
+
+
+@pytest.mark.parametrize("raw", ["short", "has spaces in it 123456", "ünïcödé-tökén-0123456789"])
+def test_a_weak_control_token_is_refused_without_echoing_it(key_file, raw):
+    with pytest.raises(config.SettingsError) as caught:
+        config.load(
+            {
+                "VONAGE_APPLICATION_ID": APPLICATION_ID,
+                "VONAGE_PRIVATE_KEY": str(key_file),
+                "CONTROL_TOKEN": raw,
+            },
+            voice_api=True,
+        )
+
+    [problem] = caught.value.problems
+    assert problem.startswith(f"CONTROL_TOKEN is not allowed ({len(raw)} characters): ")
+    assert raw not in problem
+
+
+def test_settings_repr_hides_every_secret(settings2):
+    shown = repr(
+        config.Settings(**{**vars(settings2), "signature_secret": SECRET, "control_token": TOKEN})
+    )
+
+    assert SECRET not in shown and TOKEN not in shown and "BEGIN" not in shown
