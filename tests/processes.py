@@ -66,11 +66,13 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         env = clean_env(HOST="127.0.0.1", PORT=str(self.port), PYTHONUNBUFFERED="1", **settings)
         command = [part.format(port=self.port) for part in command]
+        # A file, not a pipe: a chatty server must never block on a full pipe.
+        self.output = (project / f"server-{self.port}.log").open("w+")
         self.process = subprocess.Popen(
             [sys.executable, *command],
             cwd=project,
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=self.output,
             stderr=subprocess.STDOUT,
             text=True,
         )
@@ -81,19 +83,27 @@ class Server:
                 return
             except requests.ConnectionError:
                 if self.process.poll() is not None:
-                    pytest.fail(f"{command} exited: {self.process.stdout.read()}")
+                    pytest.fail(f"{command} exited: {self.printed()}")
                 time.sleep(0.1)
         pytest.fail(f"{command} did not start listening on {self.base}")
 
     def get(self, path):
         return requests.get(self.base + path, timeout=5)
 
+    def printed(self):
+        """Everything the server has printed so far."""
+        if self.output.closed:
+            return self._printed
+        self.output.flush()
+        self.output.seek(0)
+        return self.output.read()
+
     def stop(self):
-        """Stop the server and return everything it printed."""
+        """Stop the server (once) and return everything it printed."""
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
-        if not self.process.stdout.closed:
-            with self.process.stdout:
-                self.printed = self.process.stdout.read()
-        return self.printed
+        if not self.output.closed:
+            self._printed = self.printed()
+            self.output.close()
+        return self._printed

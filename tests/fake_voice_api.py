@@ -1,0 +1,154 @@
+"""A fake Vonage Voice API over HTTPS on 127.0.0.1, checking requests as Vonage would."""
+
+import datetime
+import ipaddress
+import json
+import re
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+STREAM_PATH = re.compile(r"/v1/calls/([^/]+)/stream")
+
+
+def self_signed_certificate(folder):
+    """A certificate for 127.0.0.1 made now; returns (cert path, key path)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "fake-api.crt", folder / "fake-api.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def stream_body_problem(body):
+    """What is wrong with a PUT /stream body (the API's StartStreamRequest), or None.
+
+    The 2021 OpenAPI file types `level` as a string; the SDK and today's API send a number.
+    """
+    if not isinstance(body, dict) or set(body) - {"stream_url", "loop", "level"}:
+        return "unexpected fields"
+    urls = body.get("stream_url")
+    if not (
+        isinstance(urls, list)
+        and len(urls) == 1
+        and isinstance(urls[0], str)
+        and re.match(r"https?://", urls[0])
+    ):
+        return "stream_url must be a list of one http(s) URL"
+    loop = body.get("loop", 1)
+    if not isinstance(loop, int) or isinstance(loop, bool) or loop < 0:
+        return "loop must be an integer >= 0"
+    level = body.get("level", 0)
+    if not isinstance(level, int | float) or isinstance(level, bool) or not -1 <= level <= 1:
+        return "level must be a number from -1 to 1"
+    return None
+
+
+class FakeVoiceApi:
+    """Answers PUT/DELETE /v1/calls/{uuid}/stream; `fault` makes it misbehave.
+
+    fault: None (answer 200), an HTTP status to answer with, "slow" (answer after
+    `slow_seconds`), or "hang" (never answer). `faults_for` limits a fault to some uuids.
+    """
+
+    def __init__(self, folder, public_key, application_id):
+        self.cert_path, key_path = self_signed_certificate(folder)
+        self.public_key, self.application_id = public_key, application_id
+        self.requests = []  # (method, uuid, body, problem)
+        self.fault, self.faults_for, self.slow_seconds = None, None, 5
+        self._release = threading.Event()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self):
+                api.handle(self)
+
+            def do_DELETE(self):
+                api.handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_path, key_path)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def handle(self, request):
+        match = STREAM_PATH.fullmatch(request.path)
+        uuid = match.group(1) if match else None
+        raw = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        body = json.loads(raw) if raw else None
+        problem = self.auth_problem(request.headers.get("Authorization", ""))
+        if problem is None and request.command == "PUT":
+            problem = stream_body_problem(body)
+        self.requests.append((request.command, uuid, body, problem))
+        fault = self.fault if self.faults_for is None or uuid in self.faults_for else None
+        if fault == "hang":
+            self._release.wait(60)
+            return
+        if fault == "slow":
+            self._release.wait(self.slow_seconds)
+        status = (
+            401
+            if problem == "bad token"
+            else 400
+            if problem
+            else (fault if isinstance(fault, int) else 200 if uuid else 404)
+        )
+        message = "Stream started" if request.command == "PUT" else "Stream stopped"
+        answer = {"message": message, "uuid": uuid} if status == 200 else {"title": str(status)}
+        data = json.dumps(answer).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)
+
+    def auth_problem(self, authorization):
+        """Vonage checks the bearer JWT against the application's public key."""
+        try:
+            claims = jwt.decode(
+                authorization.removeprefix("Bearer "), self.public_key, algorithms=["RS256"]
+            )
+        except jwt.PyJWTError:
+            return "bad token"
+        return None if claims.get("application_id") == self.application_id else "bad token"
+
+    def stop(self):
+        self._release.set()
+        self.server.shutdown()
+        self.server.server_close()
