@@ -125,7 +125,7 @@ def create_app(settings=None):
             call = webhooks.params()
         except BadRequest:  # whatever the request holds, a real caller still gets connected
             call = {}
-        uuid = webhooks.text(call, "uuid")
+        uuid = webhooks.leg_uuid(call)
         if uuid:
             conference.joined(uuid, webhooks.text(call, "from"))
             app.logger.info("leg %s joined %s", uuid, settings.conf_name)
@@ -135,7 +135,7 @@ def create_app(settings=None):
     def call_event():
         """Event webhook: log each event and forget legs that have ended."""
         event = webhooks.params()
-        uuid, status = webhooks.text(event, "uuid"), webhooks.describe(event)
+        uuid, status = webhooks.leg_uuid(event), webhooks.describe(event)
         app.logger.info("event %s for leg %s", status, uuid or "?")
         if uuid and status in webhooks.FINAL_STATUSES:
             conference.left(uuid)

@@ -21,6 +21,7 @@ MAX_BODY = 64 * 1024  # Vonage's webhooks are a few hundred bytes
 TOKEN_MAX_AGE = 5 * 60  # seconds: a signed webhook older than this is a replay
 # A value we keep or log: printable, no longer than any uuid, number or SIP URI Vonage sends.
 _PLAIN = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
+_LEG_UUID = re.compile(r"[A-Za-z0-9-]{1,64}")  # Vonage's are hex with dashes
 
 
 def params():
@@ -44,6 +45,12 @@ def text(fields, name):
     """A field's value if it is a plain, non-empty string; else None: never trust a webhook."""
     value = fields.get(name)
     return value if isinstance(value, str) and _PLAIN.fullmatch(value) else None
+
+
+def leg_uuid(fields):
+    """The call leg's uuid, if it looks like one: it goes into Voice API URLs, so no `/`, `?`..."""
+    value = text(fields, "uuid")
+    return value if value and _LEG_UUID.fullmatch(value) else None
 
 
 def describe(fields):
