@@ -1,5 +1,6 @@
-"""Scenario 2: callers join a conference; open /stream to play music into it.
+"""Scenario 2: callers join a conference; open /stream (or the control page) to play music.
 
+With QUORUM set, callers wait on hold music until that many have dialled in.
 Run it with `python scenario-2.py` once .env holds your application id and private key.
 See README.md.
 """
@@ -10,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 import requests
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
 from vonage import VonageError
 from vonage_http_client.errors import NotFoundError
 from vonage_voice.models import AudioStreamOptions, Conversation, Talk
@@ -26,42 +27,78 @@ BROWSER_BUDGET = 15
 NO_ONE_HERE = "no one is in the conference yet: dial your Vonage number first"
 
 
-def answer_ncco(settings):
-    """The NCCO for every caller: a greeting, then the named conference."""
-    ncco = [
-        Talk(text="Please wait while we connect you to the conference"),
-        Conversation(name=settings.conf_name),
-    ]
+def answer_ncco(settings, role="join"):
+    """The NCCO for a caller: a greeting, then the named conference.
+
+    With QUORUM, a caller who arrives early is a waiting attendee (`startOnEnter: false`) and
+    hears `musicOnHoldUrl` from Vonage "until the conversation starts"; the caller who makes the
+    quorum joins with `startOnEnter: true`, which starts it and ends the hold music for all
+    (https://developer.vonage.com/en/voice/voice-api/ncco-reference#conversation).
+    """
+    conference = {
+        "join": Conversation(name=settings.conf_name),
+        "wait": Conversation(
+            name=settings.conf_name, startOnEnter=False, musicOnHoldUrl=[settings.stream_url]
+        ),
+        "start": Conversation(name=settings.conf_name, startOnEnter=True),
+    }[role]
+    ncco = [Talk(text="Please wait while we connect you to the conference"), conference]
     return [action.model_dump(mode="json", by_alias=True, exclude_none=True) for action in ncco]
 
 
 @dataclass
 class Conference:
-    """The conference's live legs (oldest first) and the leg music plays on; thread-safe."""
+    """The live legs (oldest first), the leg music plays on, and the quorum round; thread-safe."""
 
-    legs: dict = field(default_factory=dict)  # uuid -> {"uuid", "from", "since"}
+    quorum: int | None = None  # None: every caller just joins
+    legs: dict = field(default_factory=dict)  # uuid -> {"uuid", "from", "since", "role", "host"}
     streaming_on: str | None = None
+    started: bool = False  # with a quorum: has this round's conference started?
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # Far above any real conference; bounds memory if unsigned webhooks are flooded.
     MAX_LEGS = 1000
 
-    def joined(self, uuid, caller):
+    def joined(self, uuid, caller, host=None):
+        """Record a new leg and return how it joins: "join", "wait" or "start"."""
         with self._lock:
-            self.legs.pop(uuid, None)  # a repeated answer webhook moves the leg to newest
-            self.legs[uuid] = {"uuid": uuid, "from": caller, "since": time.time()}
+            if uuid in self.legs:  # Vonage retried the answer webhook: same leg, same answer
+                return self.legs[uuid]["role"]
+            if self.quorum is None or self.started:
+                role = "join"
+            elif len(self.legs) + 1 >= self.quorum:
+                role, self.started = "start", True
+            else:
+                role = "wait"
+            self.legs[uuid] = {
+                "uuid": uuid,
+                "from": caller,
+                "since": time.time(),
+                "role": role,
+                "host": host,
+            }
             if len(self.legs) > self.MAX_LEGS:
                 del self.legs[next(iter(self.legs))]
+            return role
 
     def left(self, uuid):
         with self._lock:
             self.legs.pop(uuid, None)
             if self.streaming_on == uuid:
                 self.streaming_on = None
+            if not self.legs:
+                self.started = False  # everyone has gone: the next caller starts a new round
 
     def newest_first(self):
+        """Copies of the live legs, most recently answered first."""
         with self._lock:
-            return list(reversed(self.legs))
+            return [dict(leg) for leg in reversed(self.legs.values())]
+
+    def streaming_leg(self):
+        """A copy of the leg music plays on, or None."""
+        with self._lock:
+            leg = self.legs.get(self.streaming_on)
+            return dict(leg) if leg else None
 
     def set_streaming(self, uuid):
         with self._lock:
@@ -70,20 +107,30 @@ class Conference:
     def snapshot(self):
         """A copy of the state, safe to turn into JSON while calls come and go."""
         with self._lock:
+            waiting = self.quorum is not None and not self.started and bool(self.legs)
             return {
-                "legs": [dict(leg) for leg in self.legs.values()],
+                "legs": [
+                    {k: leg[k] for k in ("uuid", "from", "since", "role")}
+                    for leg in self.legs.values()
+                ],
                 "streaming_on": self.streaming_on,
+                "quorum": self.quorum,
+                "waiting_for_quorum": waiting,
             }
 
 
 def load_settings():
     """Settings from the environment and .env; prints the URLs to paste, or exits 2 on errors."""
-    pages = [("play music into the conference", "/stream"), ("stop the music", "/stream/stop")]
+    pages = [
+        ("the control page", "/"),
+        ("play music into the conference", "/stream"),
+        ("stop the music", "/stream/stop"),
+    ]
     return config.startup("Scenario 2", voice_api=True, browser=pages)
 
 
 # The owner's routes: with CONTROL_TOKEN set, they need it.
-CONTROLS = {"start_stream", "stop_stream", "status"}
+CONTROLS = {"control_page", "status", "start_stream", "stop_stream"}
 
 
 def create_app(settings=None):
@@ -91,10 +138,9 @@ def create_app(settings=None):
     settings = settings or load_settings()
     app = Flask(__name__)
     webhooks.configure(app, settings.signature_secret)
-    ncco = answer_ncco(settings)
-    conference = Conference()
-    voice = voice_api.client(settings)
-    api_host = settings.api_host or voice.http_client.api_host
+    nccos = {role: answer_ncco(settings, role) for role in ("join", "wait", "start")}
+    conference = Conference(quorum=settings.quorum)
+    clients = voice_api.Clients(settings)
     music = AudioStreamOptions(
         stream_url=[settings.stream_url], level=settings.stream_level, loop=settings.stream_loop
     )
@@ -125,11 +171,11 @@ def create_app(settings=None):
             call = webhooks.params()
         except BadRequest:  # whatever the request holds, a real caller still gets connected
             call = {}
-        uuid = webhooks.leg_uuid(call)
+        uuid, role = webhooks.leg_uuid(call), "join"
         if uuid:
-            conference.joined(uuid, webhooks.text(call, "from"))
-            app.logger.info("leg %s joined %s", uuid, settings.conf_name)
-        return jsonify(ncco)
+            role = conference.joined(uuid, webhooks.text(call, "from"), webhooks.region_host(call))
+            app.logger.info("leg %s joined %s (%s)", uuid, settings.conf_name, role)
+        return jsonify(nccos[role])
 
     @app.route("/webhooks/event", methods=["GET", "POST"])
     def call_event():
@@ -141,6 +187,13 @@ def create_app(settings=None):
             conference.left(uuid)
         return "", 200
 
+    @app.get("/")
+    def control_page():
+        """The control page: who is in, whether music plays, and Play / Stop buttons."""
+        return render_template(
+            "control.html", conference=settings.conf_name, quorum=settings.quorum
+        )
+
     @app.get("/status")
     def status():
         """The conference's state as JSON: live legs and where music plays."""
@@ -150,9 +203,10 @@ def create_app(settings=None):
     def start_stream():
         """Play STREAM_URL into the conference through the newest live leg."""
         started, gone = time.monotonic(), 0
-        for uuid in conference.newest_first():
+        for leg in conference.newest_first():
             if time.monotonic() - started + voice_api.WORST_CALL > BROWSER_BUDGET:
                 return fail(504, "the Voice API is answering too slowly: try again")
+            uuid, voice = leg["uuid"], clients.voice(leg["host"])
             try:
                 voice.play_audio_into_call(uuid, music)
             except NotFoundError:
@@ -162,7 +216,7 @@ def create_app(settings=None):
                 gone += 1
                 continue
             except (VonageError, requests.RequestException) as error:
-                return fail(*voice_api.explain(error, api_host, "start"))
+                return fail(*voice_api.explain(error, voice.http_client.api_host, "start"))
             conference.set_streaming(uuid)
             app.logger.info("streaming %s into leg %s", settings.stream_url, uuid)
             return jsonify(
@@ -177,9 +231,10 @@ def create_app(settings=None):
     @app.get("/stream/stop")
     def stop_stream():
         """Stop the music on the leg it was started on."""
-        uuid = conference.streaming_on
-        if uuid is None:
+        leg = conference.streaming_leg()
+        if leg is None:
             return fail(409, "nothing is streaming: open /stream to start the music")
+        uuid, voice = leg["uuid"], clients.voice(leg["host"])
         try:
             voice.stop_audio_stream(uuid)
         except NotFoundError:
@@ -187,7 +242,7 @@ def create_app(settings=None):
             conference.set_streaming(None)
             return fail(409, "Vonage has no stream on that call any more: nothing to stop")
         except (VonageError, requests.RequestException) as error:
-            return fail(*voice_api.explain(error, api_host, "stop"))
+            return fail(*voice_api.explain(error, voice.http_client.api_host, "stop"))
         conference.set_streaming(None)
         app.logger.info("stopped the stream on leg %s", uuid)
         return jsonify(message="stopped the stream", uuid=uuid)

@@ -50,6 +50,7 @@ class Settings:
     # The key as PKCS#8 PEM text, the only form the SDK takes as a string.
     private_key: str | None = None
     api_host: str | None = None
+    quorum: int | None = None  # scenario 2: hold music until this many callers are in
     # Where Vonage reaches this server: PUBLIC_URL, else the Codespace's forwarded port.
     public_url: str | None = None
     # Secrets: never printed (see __repr__), except the control token inside the owner's links.
@@ -103,6 +104,7 @@ def load(env, *, voice_api=False):
         values["public_url"] = f"https://{env['CODESPACE_NAME']}-{port}.{domain}"
     if voice_api:
         take("CONF_NAME", "conf_name", str)
+        take("QUORUM", "quorum", _quorum)
         take("VONAGE_API_HOST", "api_host", _api_host)
         take("VONAGE_APPLICATION_ID", "application_id", _application_id)
         token = (env.get("CONTROL_TOKEN") or "").strip()
@@ -191,7 +193,12 @@ def banner(settings, scenario, *, voice_api=False, browser=()):
             f"loop {settings.stream_loop}" + (" (forever)" if not settings.stream_loop else "")
         )
     if voice_api:
-        shown += [f"conference {settings.conf_name!r}", f"application {settings.application_id}"]
+        mode = f"hold music until {settings.quorum} callers are in" if settings.quorum else "manual"
+        shown += [
+            f"conference {settings.conf_name!r}",
+            f"mode {mode}",
+            f"application {settings.application_id}",
+        ]
         shown.append(f"Voice API {settings.api_host or 'api.nexmo.com (SDK default)'}")
     lines.append("Settings: " + ", ".join(shown))
     return "\n".join(lines)
@@ -247,6 +254,12 @@ def _level(raw):
     if level is None or not level.is_finite() or not -1 <= level <= 1 or level % Decimal("0.1"):
         raise ValueError("give a number from -1 to 1 in steps of 0.1, such as 0.5")
     return float(level)
+
+
+def _quorum(raw):
+    if not raw.isdigit() or int(raw) < 2:
+        raise ValueError("give a whole number of callers, 2 or more, or leave it empty")
+    return int(raw)
 
 
 def _loop(raw):

@@ -21,6 +21,7 @@ from vonage_http_client.errors import (
 API_TIMEOUT = 4
 API_RETRIES = 2
 WORST_CALL = (API_RETRIES + 1) * API_TIMEOUT + 0.5
+DEFAULT_HOST = HttpClientOptions().api_host  # the SDK's, api.nexmo.com
 
 
 class ReusedJwtAuth(Auth):
@@ -47,13 +48,31 @@ class ReusedJwtAuth(Auth):
             return self._token
 
 
-def client(settings):
-    """One SDK client for the whole process, with a timeout the SDK does not set itself."""
-    options = {"timeout": API_TIMEOUT, "max_retries": API_RETRIES}
-    if settings.api_host:
-        options["api_host"] = settings.api_host
-    auth = ReusedJwtAuth(application_id=settings.application_id, private_key=settings.private_key)
-    return Vonage(auth, HttpClientOptions(**options)).voice
+class Clients:
+    """One SDK client per Voice API host, made on first use and reused, sharing one Auth.
+
+    A call lives in one region and is best controlled there: the answer webhook's
+    `region_url` names the host. VONAGE_API_HOST, when set, wins for every call.
+    """
+
+    def __init__(self, settings):
+        self._fixed_host = settings.api_host
+        self._auth = ReusedJwtAuth(
+            application_id=settings.application_id, private_key=settings.private_key
+        )
+        self._by_host = {}
+        self._lock = threading.Lock()
+
+    def voice(self, region_host=None):
+        """The Voice API client for a call in `region_host` (None: the default host)."""
+        host = self._fixed_host or region_host or DEFAULT_HOST
+        with self._lock:
+            if host not in self._by_host:
+                options = HttpClientOptions(
+                    api_host=host, timeout=API_TIMEOUT, max_retries=API_RETRIES
+                )
+                self._by_host[host] = Vonage(self._auth, options).voice
+            return self._by_host[host]
 
 
 def explain(error, api_host, doing="start"):

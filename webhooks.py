@@ -22,6 +22,7 @@ TOKEN_MAX_AGE = 5 * 60  # seconds: a signed webhook older than this is a replay
 # A value we keep or log: printable, no longer than any uuid, number or SIP URI Vonage sends.
 _PLAIN = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 _LEG_UUID = re.compile(r"[A-Za-z0-9-]{1,64}")  # Vonage's are hex with dashes
+_REGION_URL = re.compile(r"https://((?:[a-z0-9-]+\.)+(?:vonage|nexmo)\.com)/?", re.I)
 
 
 def params():
@@ -51,6 +52,16 @@ def leg_uuid(fields):
     """The call leg's uuid, if it looks like one: it goes into Voice API URLs, so no `/`, `?`..."""
     value = text(fields, "uuid")
     return value if value and _LEG_UUID.fullmatch(value) else None
+
+
+def region_host(fields):
+    """The host of the answer webhook's `region_url`, where this call is best controlled.
+
+    Only Vonage's own hosts: our signed JWT goes to it, so a forged webhook must not choose it.
+    """
+    url = text(fields, "region_url")
+    match = _REGION_URL.fullmatch(url) if url else None
+    return match.group(1) if match else None
 
 
 def describe(fields):

@@ -84,6 +84,7 @@ def project(tmp_path):
     """A copy of the scripts with no .env and no private.key, like a fresh clone."""
     for name in SCRIPTS:
         shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
     return tmp_path
 
 

@@ -26,7 +26,7 @@ def test_env_example_documents_every_variable_the_scripts_read():
 
     set_by_codespaces = {"CODESPACE_NAME", "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN"}
 
-    assert len(read - set_by_codespaces) == 12
+    assert len(read) > 10  # the pattern still finds what settings.py reads
     assert read - set_by_codespaces == names
 
 

@@ -331,7 +331,7 @@ def test_stream_stops_trying_legs_before_the_browser_budget_runs_out(
 
 
 def test_sdk_client_retries_and_times_out_within_the_browser_budget(scenario2, settings2):
-    options = voice_api.client(settings2).http_client.http_client_options
+    options = voice_api.Clients(settings2).voice().http_client.http_client_options
 
     assert options.timeout == voice_api.API_TIMEOUT
     assert options.max_retries == voice_api.API_RETRIES

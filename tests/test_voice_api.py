@@ -14,7 +14,7 @@ def tokens_sent(requests_mock):
 
 
 def test_consecutive_calls_reuse_one_signed_jwt(settings2, requests_mock, rsa_key):
-    voice = voice_api.client(settings2)
+    voice = voice_api.Clients(settings2).voice()
     requests_mock.delete(URL, json={"message": "Stream stopped", "uuid": "leg-1"})
 
     voice.stop_audio_stream("leg-1")
@@ -32,7 +32,7 @@ def test_a_new_jwt_is_signed_once_the_old_one_is_ten_minutes_old(
 ):
     clock = [5000.0]
     monkeypatch.setattr(voice_api.time, "monotonic", lambda: clock[0])
-    voice = voice_api.client(settings2)
+    voice = voice_api.Clients(settings2).voice()
     requests_mock.delete(URL, json={"message": "Stream stopped", "uuid": "leg-1"})
 
     voice.stop_audio_stream("leg-1")
