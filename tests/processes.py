@@ -76,16 +76,16 @@ class Server:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                requests.get(self.base + "/", timeout=1)
+                requests.get(self.base + "/", timeout=2)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still busy starting
                 if self.process.poll() is not None:
-                    pytest.fail(f"{command} exited: {self.printed()}")
+                    pytest.fail(f"{command} exited: {self.stop()}")
                 time.sleep(0.1)
-        pytest.fail(f"{command} did not start listening on {self.base}")
+        pytest.fail(f"{command} did not start listening on {self.base}: {self.stop()}")
 
     def get(self, path):
         return requests.get(self.base + path, timeout=5)
