@@ -6,6 +6,7 @@ import shutil
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fake_voice_api import FakeVoiceApi
 from processes import ROOT, SCRIPTS, Server
 
 import settings as config
@@ -101,3 +102,28 @@ def serve(project):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def fake_api(tmp_path, rsa_key):
+    """A fake Voice API over HTTPS on 127.0.0.1 that knows the test application's public key."""
+    api = FakeVoiceApi(tmp_path, rsa_key.public_key(), APPLICATION_ID)
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def serve_scenario_2(serve, key_file, fake_api):
+    """Start `python scenario-2.py` configured for the fake Voice API, plus `settings`."""
+
+    def start(**settings):
+        return serve(
+            "scenario-2.py",
+            VONAGE_APPLICATION_ID=APPLICATION_ID,
+            VONAGE_PRIVATE_KEY=str(key_file),
+            VONAGE_API_HOST=fake_api.host,
+            REQUESTS_CA_BUNDLE=str(fake_api.cert_path),
+            **settings,
+        )
+
+    return start

@@ -7,8 +7,6 @@ import os
 import shutil
 
 import pytest
-from conftest import APPLICATION_ID
-from fake_voice_api import FakeVoiceApi
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -40,21 +38,9 @@ def browser():
 
 
 @pytest.fixture
-def fake_api(tmp_path, rsa_key):
-    api = FakeVoiceApi(tmp_path, rsa_key.public_key(), APPLICATION_ID)
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def server(serve, key_file, fake_api):
+def server(serve_scenario_2):
     """Scenario 2 as a process, with a control token and the fake Voice API."""
-    return serve(
-        "scenario-2.py",
-        VONAGE_APPLICATION_ID=APPLICATION_ID,
-        VONAGE_PRIVATE_KEY=str(key_file),
-        VONAGE_API_HOST=fake_api.host,
-        REQUESTS_CA_BUNDLE=str(fake_api.cert_path),
+    return serve_scenario_2(
         CONTROL_TOKEN=TOKEN,
         CONF_NAME="Friday stand-up",
     )

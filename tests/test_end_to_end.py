@@ -13,28 +13,15 @@ import jwt
 import pytest
 import requests
 from conftest import APPLICATION_ID
-from fake_voice_api import FakeVoiceApi
 
 SECRET = "an-end-to-end-signature-secret-0123456789"
 TOKEN = "e2e-owner-token-0123456789"
 
 
 @pytest.fixture
-def fake_api(tmp_path, rsa_key):
-    api = FakeVoiceApi(tmp_path, rsa_key.public_key(), APPLICATION_ID)
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def server(serve, key_file, fake_api):
+def server(serve_scenario_2):
     """Scenario 2 as a process, calling the fake API, with signing and a control token on."""
-    return serve(
-        "scenario-2.py",
-        VONAGE_APPLICATION_ID=APPLICATION_ID,
-        VONAGE_PRIVATE_KEY=str(key_file),
-        VONAGE_API_HOST=fake_api.host,
-        REQUESTS_CA_BUNDLE=str(fake_api.cert_path),
+    return serve_scenario_2(
         VONAGE_SIGNATURE_SECRET=SECRET,
         CONTROL_TOKEN=TOKEN,
         STREAM_LEVEL="0.5",
