@@ -157,11 +157,9 @@ def create_app(settings=None):
             given = request.args.get("token") or (bearer if scheme.lower() == "bearer" else "")
             if not hmac.compare_digest(given.encode(), settings.control_token.encode()):
                 app.logger.warning(
-                    "refused %s from %s: wrong or missing token",
-                    request.endpoint,
-                    request.remote_addr,
+                    "refused %s from %s: wrong or missing token", request.path, request.remote_addr
                 )
-                return fail(401, "wrong or missing token: use the link printed at startup")
+                return jsonify(error="wrong or missing token: use the link printed at startup"), 401
         return None
 
     @app.route("/webhooks/answer", methods=["GET", "POST"])

@@ -1,4 +1,4 @@
-"""Scenario 2's Voice API client: one per process, with a timeout, and failures in plain words."""
+"""Scenario 2's Voice API clients: one per API host, with a timeout, and failures in plain words."""
 
 import re
 import threading
