@@ -9,6 +9,11 @@ from settings import read_environment as _read_environment
 
 workers = 1
 threads = 8
+# Build the app in the master before forking the worker: the startup banner prints once, and a
+# bad setting stops Gunicorn with exit status 2 instead of a worker rebooting every second.
+preload_app = True
+# Gunicorn 25+ also opens a control socket that can add workers; one process is the rule here.
+control_socket_disable = True
 # Listen where the scripts do, so the printed URLs are right: HOST and PORT from .env or the
 # environment (the scripts check their values and explain any mistake).
 _env = _read_environment()

@@ -18,9 +18,9 @@ def answer_ncco(settings):
     return [stream.model_dump(mode="json", by_alias=True, exclude_none=True)]
 
 
-def load_settings():
+def load_settings(check_port=False):
     """Settings from the environment and .env; prints the URLs to paste, or exits 2 on errors."""
-    return config.startup("Scenario 1")
+    return config.startup("Scenario 1", check_port=check_port)
 
 
 def create_app(settings=None):
@@ -48,6 +48,5 @@ def create_app(settings=None):
 
 
 if __name__ == "__main__":
-    settings = load_settings()
-    config.exit_unless_can_listen(settings)  # a clear line, not a socket error, if it cannot
+    settings = load_settings(check_port=True)  # a clear line, not a socket error, if it cannot
     create_app(settings).run(host=settings.host, port=settings.port)

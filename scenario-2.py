@@ -89,10 +89,18 @@ class Conference:
             if not self.legs:
                 self.started = False  # everyone has gone: the next caller starts a new round
 
-    def newest_first(self):
-        """Copies of the live legs, most recently answered first."""
+    def stream_candidates(self):
+        """Copies of the live legs to play music through: the leg the music already plays on
+        first (so a second Play restarts it there, where Stop reaches it), then the newest."""
         with self._lock:
-            return [dict(leg) for leg in reversed(self.legs.values())]
+            legs = sorted(
+                reversed(self.legs.values()), key=lambda leg: leg["uuid"] != self.streaming_on
+            )
+            return [dict(leg) for leg in legs]
+
+    def waiting_for_quorum(self):
+        with self._lock:
+            return self.quorum is not None and not self.started and bool(self.legs)
 
     def streaming_leg(self):
         """A copy of the leg music plays on, or None."""
@@ -106,8 +114,8 @@ class Conference:
 
     def snapshot(self):
         """A copy of the state, safe to turn into JSON while calls come and go."""
+        waiting = self.waiting_for_quorum()
         with self._lock:
-            waiting = self.quorum is not None and not self.started and bool(self.legs)
             return {
                 "legs": [
                     {k: leg[k] for k in ("uuid", "from", "since", "role")}
@@ -119,14 +127,14 @@ class Conference:
             }
 
 
-def load_settings():
+def load_settings(check_port=False):
     """Settings from the environment and .env; prints the URLs to paste, or exits 2 on errors."""
     pages = [
         ("the control page", "/"),
         ("play music into the conference", "/stream"),
         ("stop the music", "/stream/stop"),
     ]
-    return config.startup("Scenario 2", voice_api=True, browser=pages)
+    return config.startup("Scenario 2", voice_api=True, browser=pages, check_port=check_port)
 
 
 # The owner's routes: with CONTROL_TOKEN set, they need it.
@@ -200,8 +208,15 @@ def create_app(settings=None):
     @app.get("/stream")
     def start_stream():
         """Play STREAM_URL into the conference through the newest live leg."""
+        if conference.waiting_for_quorum():
+            # Its callers are on Vonage's hold music; a stream now would reach one of them only.
+            return fail(
+                409,
+                f"the conference has not started: callers hear the hold music "
+                f"until {settings.quorum} are in",
+            )
         started, gone = time.monotonic(), 0
-        for leg in conference.newest_first():
+        for leg in conference.stream_candidates():
             if time.monotonic() - started + voice_api.WORST_CALL > BROWSER_BUDGET:
                 return fail(504, "the Voice API is answering too slowly: try again")
             uuid, voice = leg["uuid"], clients.voice(leg["host"])
@@ -231,7 +246,7 @@ def create_app(settings=None):
         """Stop the music on the leg it was started on."""
         leg = conference.streaming_leg()
         if leg is None:
-            return fail(409, "nothing is streaming: open /stream to start the music")
+            return fail(409, "nothing is streaming: start the music first (Play music, or /stream)")
         uuid, voice = leg["uuid"], clients.voice(leg["host"])
         try:
             voice.stop_audio_stream(uuid)
@@ -249,6 +264,5 @@ def create_app(settings=None):
 
 
 if __name__ == "__main__":
-    settings = load_settings()
-    config.exit_unless_can_listen(settings)  # a clear line, not a socket error, if it cannot
+    settings = load_settings(check_port=True)  # a clear line, not a socket error, if it cannot
     create_app(settings).run(host=settings.host, port=settings.port)

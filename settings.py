@@ -9,10 +9,12 @@ import os
 import re
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import click  # Flask's own command-line library
 
 # `cryptography` arrives with the SDK (vonage-jwt needs PyJWT[crypto]); we use it to check the
 # key at startup instead of failing on the first API call.
@@ -144,12 +146,19 @@ def load_or_exit(*, voice_api=False):
         sys.exit(2)
 
 
-def startup(scenario, *, voice_api=False, browser=()):
+def startup(scenario, *, voice_api=False, browser=(), check_port=False):
     """Load the settings (or exit 2) and print what to paste where, before anything else.
 
-    `browser` lists (what it does, path) for the pages the user opens themselves.
+    `browser` lists (what it does, path) for the pages the user opens themselves; with
+    `check_port`, exit 2 first if HOST:PORT cannot be listened on.
     """
     settings = load_or_exit(voice_api=voice_api)
+    cli = click.get_current_context(silent=True)
+    if cli is not None and cli.info_name == "run":
+        # `flask run` listens where its own --host and --port say, not HOST and PORT.
+        settings = replace(settings, host=cli.params["host"], port=cli.params["port"])
+    if check_port:
+        exit_unless_can_listen(settings)
     print(banner(settings, scenario, voice_api=voice_api, browser=browser), flush=True)
     return settings
 
@@ -181,6 +190,11 @@ def banner(settings, scenario, *, voice_api=False, browser=()):
             "Webhooks are not verified: anyone can fake calls. Set VONAGE_SIGNATURE_SECRET "
             "(dashboard > API Settings > Signature secret) to accept only Vonage's."
         )
+    if voice_api and settings.quorum and not urlsplit(settings.stream_url).path.endswith(".mp3"):
+        lines.append(
+            "Note: Vonage documents hold music (musicOnHoldUrl) as an MP3, and STREAM_URL does "
+            "not end in .mp3."
+        )
     if browser and not settings.control_token:
         lines.append(
             "Anyone with these links can control the music: set CONTROL_TOKEN to lock them."
@@ -199,7 +213,9 @@ def banner(settings, scenario, *, voice_api=False, browser=()):
             f"mode {mode}",
             f"application {settings.application_id}",
         ]
-        shown.append(f"Voice API {settings.api_host or 'api.nexmo.com (SDK default)'}")
+        shown.append(
+            "Voice API " + (settings.api_host or "in each call's region, else api.nexmo.com")
+        )
     lines.append("Settings: " + ", ".join(shown))
     return "\n".join(lines)
 

@@ -100,7 +100,7 @@ def explain(error, api_host, doing="start"):
     if isinstance(error, requests.RequestException):
         return 502, (
             f"could not reach the Voice API at {api_host} ({_root_cause(error)}): check the "
-            "network and VONAGE_API_HOST"
+            "network, and VONAGE_API_HOST if you set it"
         )
     return 502, f"the request to the Voice API failed: {error}"
 

@@ -2,8 +2,10 @@
 
 import hashlib
 import hmac
+import json
 import logging
 import re
+import threading
 import time
 
 import jwt
@@ -69,14 +71,14 @@ def describe(fields):
     return text(fields, "status") or text(fields, "type") or "unknown event"
 
 
-def signature_problem(secret, authorization, body, now=None):
+def signature_problem(secret, authorization, body, query=None, now=None):
     """Why a webhook's signature is not Vonage's, or None when it is.
 
     Vonage signs each webhook with an HS256 JWT in `Authorization: Bearer`, whose
-    `payload_hash` is the SHA-256 of the body
+    `payload_hash` is the SHA-256 of what it sent
     (https://developer.vonage.com/en/getting-started/concepts/webhooks#decoding-signed-webhooks).
     The SDK checks the signature, and refuses a token whose `iat` is ahead of our clock or
-    whose `exp` has passed; the body and the token's age are ours to check.
+    whose `exp` has passed; the payload and the token's age are ours to check.
     """
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -94,23 +96,87 @@ def signature_problem(secret, authorization, body, now=None):
         return "token has no issue time"
     if now - issued > TOKEN_MAX_AGE:
         return "token expired"
-    if body:
-        expected = hashlib.sha256(body).hexdigest()
-        if not hmac.compare_digest(str(claims.get("payload_hash", "")), expected):
-            return "body does not match payload_hash"
+    signed_hash = str(claims.get("payload_hash", ""))
+    if (body or signed_hash) and not any(
+        hmac.compare_digest(signed_hash, hashlib.sha256(payload).hexdigest())
+        for payload in _signed_payloads(body, query)
+    ):
+        return "payload does not match payload_hash"
     return None
+
+
+def _signed_payloads(body, query):
+    """What `payload_hash` may be the hash of: the raw body; or, as Vonage's support describes
+    it, the fields as JSON without spaces, in their order: the body's for POST, the query
+    string's for GET (https://api.support.vonage.com/hc/en-us/articles/19033783342876)."""
+    if body:
+        yield body
+        try:
+            fields = json.loads(body)
+        except (ValueError, RecursionError):
+            return
+    else:
+        fields = query or {}
+    yield json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class HideTokens(logging.Filter):
+    """Keep `?token=...` (CONTROL_TOKEN in the owner's links) out of the server's access log."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        if "token=" in message:
+            record.msg, record.args = _TOKEN_IN_URL.sub(r"\1<hidden>", message), ()
+        return True
+
+
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"]*")
+HIDE_TOKENS = HideTokens()  # one instance, so adding it again changes nothing
+
+
+class SeenTokens:
+    """Signed tokens used in the last TOKEN_MAX_AGE seconds, and the request each one signed.
+
+    A GET webhook's `payload_hash` covers no query string, so a captured token could be sent
+    again with other fields. A token is accepted again only for the very same request (as when
+    Vonage retries a webhook), never for another one.
+    """
+
+    MAX = 10_000  # tokens remembered at most; older ones have expired anyway
+
+    def __init__(self):
+        self._seen = {}  # token -> (digest of the request it signed, first seen at)
+        self._lock = threading.Lock()
+
+    def first_or_same(self, token, signed_request):
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(token)
+            if seen and now - seen[1] <= TOKEN_MAX_AGE:
+                return seen[0] == signed_request
+            self._seen[token] = (signed_request, now)
+            if len(self._seen) > self.MAX:
+                self._seen = {t: v for t, v in self._seen.items() if now - v[1] <= TOKEN_MAX_AGE}
+                while len(self._seen) > self.MAX:
+                    del self._seen[next(iter(self._seen))]
+            return True
 
 
 def configure(app, signature_secret=None):
     """The same for both scenarios: body limit, signed webhooks, JSON errors, INFO logging."""
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    seen_tokens = SeenTokens()
 
     @app.before_request
     def check_webhook():
         body = request.get_data(cache=True)  # reads it all, so the size limit always applies
         if not signature_secret or not request.path.startswith("/webhooks/"):
             return None
-        problem = signature_problem(signature_secret, request.headers.get("Authorization"), body)
+        authorization = request.headers.get("Authorization")
+        problem = signature_problem(signature_secret, authorization, body, request.args.to_dict())
+        signed_request = hashlib.sha256(f"{request.method} {request.full_path}\n".encode() + body)
+        if not problem and not seen_tokens.first_or_same(authorization, signed_request.digest()):
+            problem = "token reused for another request"
         if problem:
             app.logger.warning("refused %r from %s: %s", request.path, request.remote_addr, problem)
             abort(401, "this webhook is not signed by Vonage")
@@ -122,3 +188,4 @@ def configure(app, signature_secret=None):
 
     if app.logger.level == logging.NOTSET:
         app.logger.setLevel(logging.INFO)
+    logging.getLogger("werkzeug").addFilter(HIDE_TOKENS)  # the development server's access log

@@ -64,7 +64,8 @@ class Server:
     def __init__(self, project, command, settings):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = clean_env(HOST="127.0.0.1", PORT=str(self.port), PYTHONUNBUFFERED="1", **settings)
+        defaults = {"HOST": "127.0.0.1", "PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        env = clean_env(**{**defaults, **settings})
         command = [part.format(port=self.port) for part in command]
         # A file, not a pipe: a chatty server must never block on a full pipe.
         self.output = (project / f"server-{self.port}.log").open("w+")

@@ -84,8 +84,8 @@ def test_banner_shows_the_settings_in_effect_and_never_the_key():
 
     assert text.splitlines()[-1] == (
         "Settings: stream https://example.com/hold.mp3, level 0.3, loop 0 (forever), "
-        f"conference 'Board', mode manual, application {APPLICATION_ID}, Voice API api.nexmo.com "
-        "(SDK default)"
+        f"conference 'Board', mode manual, application {APPLICATION_ID}, Voice API in each "
+        "call's region, else api.nexmo.com"
     )
     assert "SECRET-PEM" not in text
 

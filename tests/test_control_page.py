@@ -86,7 +86,7 @@ def test_stop_works_from_the_keyboard_and_errors_show_on_the_page(browser, serve
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     sync_api.expect(page.locator("#result")).to_have_text(
-        "nothing is streaming: open /stream to start the music"
+        "nothing is streaming: start the music first (Play music, or /stream)"
     )
     assert fake_api.requests == []
     page.close()

@@ -8,6 +8,7 @@ the server still serves and its live legs are exactly right.
 import hashlib
 import json
 import time
+import uuid
 
 import jwt
 import pytest
@@ -32,9 +33,13 @@ def server(serve_scenario_2):
 def vonage_sends(server, path, fields, method="POST", secret=SECRET):
     """A webhook as Vonage sends it: JSON body (or query for GET), signed with the secret."""
     body = json.dumps(fields).encode() if method == "POST" else b""
-    claims = {"iat": int(time.time()), "application_id": APPLICATION_ID}
-    if body:
-        claims["payload_hash"] = hashlib.sha256(body).hexdigest()
+    signed_payload = body or json.dumps(fields, separators=(",", ":")).encode()
+    claims = {
+        "iat": int(time.time()),
+        "jti": str(uuid.uuid4()),
+        "application_id": APPLICATION_ID,
+        "payload_hash": hashlib.sha256(signed_payload).hexdigest(),
+    }
     headers = {
         "Authorization": "Bearer " + jwt.encode(claims, secret, algorithm="HS256"),
         "Content-Type": "application/json",
@@ -208,3 +213,8 @@ def test_the_logs_of_a_whole_session_hold_no_secret(server, fake_api, private_pe
     assert "eyJ" not in printed  # ...but no JWT (they all start with a base64 '{"')
     assert "PRIVATE KEY" not in printed and private_pem.splitlines()[1] not in printed
     assert SECRET not in printed
+    # The control token only in the owner's links printed at startup, not in the access log.
+    assert [line for line in printed.splitlines() if TOKEN in line] == [
+        line for line in printed.splitlines() if line.startswith(f"  {server.base}")
+    ]
+    assert "?token=<hidden>" in printed

@@ -212,3 +212,38 @@ def test_control_page_names_the_conference_and_escapes_it(scenario2, settings2):
     html = page.get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
     assert name not in html
+
+
+def test_play_while_callers_wait_for_the_quorum_is_409_and_calls_nothing(
+    quorum_client, requests_mock
+):
+    answer(quorum_client, "leg-1")
+
+    response = quorum_client.get("/stream")
+
+    assert response.status_code == 409
+    assert response.get_json() == {
+        "error": "the conference has not started: callers hear the hold music until 3 are in"
+    }
+    assert requests_mock.call_count == 0
+
+
+def test_the_banner_warns_when_hold_music_is_not_an_mp3(settings2):
+    wav = config.Settings(
+        **{**vars(settings2), "quorum": 2, "stream_url": "https://example.com/hold.wav"}
+    )
+
+    assert "Vonage documents hold music (musicOnHoldUrl) as an MP3" in config.banner(
+        wav, "Scenario 2", voice_api=True
+    )
+    assert "MP3" not in config.banner(
+        config.Settings(**{**vars(settings2), "quorum": 2}), "Scenario 2", voice_api=True
+    )
+
+
+def test_the_page_shows_who_is_on_hold(quorum_client):
+    answer(quorum_client, "leg-1")
+
+    state = quorum_client.get("/status").get_json()
+
+    assert [leg["role"] for leg in state["legs"]] == ["wait"]

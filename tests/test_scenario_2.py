@@ -303,8 +303,8 @@ def test_stream_says_502_when_the_voice_api_cannot_be_reached(client2, requests_
 
     assert response.status_code == 502
     assert response.get_json()["error"] == (
-        "could not reach the Voice API at api.nexmo.com (Connection refused): check the network "
-        "and VONAGE_API_HOST"
+        "could not reach the Voice API at api.nexmo.com (Connection refused): check the network, "
+        "and VONAGE_API_HOST if you set it"
     )
 
 
@@ -342,7 +342,9 @@ def test_stop_with_nothing_streaming_is_409(client2, requests_mock):
     response = client2.get("/stream/stop")
 
     assert response.status_code == 409
-    assert response.get_json() == {"error": "nothing is streaming: open /stream to start the music"}
+    assert response.get_json() == {
+        "error": "nothing is streaming: start the music first (Play music, or /stream)"
+    }
     assert requests_mock.call_count == 0
 
 
@@ -411,7 +413,7 @@ def test_live_legs_stay_exact_under_concurrent_answers_and_hang_ups(scenario2):
         start.wait()
         for uuid in chunk:
             conference.joined(uuid, None)
-            conference.newest_first()
+            conference.stream_candidates()
         for uuid in chunk[::2]:
             conference.left(uuid)
 
@@ -422,3 +424,24 @@ def test_live_legs_stay_exact_under_concurrent_answers_and_hang_ups(scenario2):
         thread.join()
 
     assert sorted(conference.legs) == sorted(u for i in range(8) for u in uuids[i::8][1::2])
+
+
+def test_a_second_play_restarts_the_music_on_its_leg_so_stop_still_reaches_it(
+    client2, requests_mock
+):
+    join(client2, "leg-1")
+    stream_answer(requests_mock, "leg-1")
+    client2.get("/stream")
+    join(client2, "leg-2")  # a newer caller arrives while the music plays on leg-1
+    requests_mock.delete(f"{API}/leg-1/stream", json={"message": "Stream stopped", "uuid": "leg-1"})
+
+    again = client2.get("/stream")
+    stop = client2.get("/stream/stop")
+
+    assert again.get_json()["uuid"] == "leg-1"
+    assert stop.get_json() == {"message": "stopped the stream", "uuid": "leg-1"}
+    assert [(r.method, r.url) for r in requests_mock.request_history] == [
+        ("PUT", f"{API}/leg-1/stream"),
+        ("PUT", f"{API}/leg-1/stream"),
+        ("DELETE", f"{API}/leg-1/stream"),
+    ]

@@ -4,27 +4,35 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 
 import jwt
 import pytest
 from conftest import APPLICATION_ID
 
 import settings as config
+import webhooks
 
 SECRET = "a-signature-secret-of-32-chars-or-more"
 TOKEN = "owner-token-0123456789"
 NCCO_ACTIONS = {"scenario1": ["stream"], "scenario2": ["talk", "conversation"]}
 
 
-def signed(body=b"", secret=SECRET, issued=None, **claims):
-    """The Authorization header Vonage sends: an HS256 JWT carrying the body's SHA-256."""
+def compact(fields):
+    """Fields as JSON without spaces, in their order: what Vonage hashes for a GET."""
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+def signed(body=b"", secret=SECRET, issued=None, query=None, **claims):
+    """The Authorization header Vonage sends: an HS256 JWT carrying the payload's SHA-256."""
     claims = {
         "iat": int(time.time()) if issued is None else issued,
+        "jti": str(uuid.uuid4()),
         "application_id": APPLICATION_ID,
         **claims,
     }
-    if body:
-        claims.setdefault("payload_hash", hashlib.sha256(body).hexdigest())
+    if body or query:
+        claims.setdefault("payload_hash", hashlib.sha256(body or compact(query)).hexdigest())
     return {"Authorization": "Bearer " + jwt.encode(claims, secret, algorithm="HS256")}
 
 
@@ -43,7 +51,11 @@ def live_legs(app):
 
 
 def test_a_signed_get_webhook_is_accepted(signed_app):
-    response = signed_app.test_client().get("/webhooks/answer?uuid=leg-1", headers=signed())
+    headers = signed(query={"uuid": "leg-1", "from": "447700900001"})
+
+    response = signed_app.test_client().get(
+        "/webhooks/answer?uuid=leg-1&from=447700900001", headers=headers
+    )
 
     assert response.status_code == 200
     assert [a["action"] for a in response.get_json()] == NCCO_ACTIONS[signed_app.scenario]
@@ -104,7 +116,7 @@ def test_a_body_changed_after_signing_is_refused_and_the_leg_kept(signed_app, ca
 
     assert response.status_code == 401
     assert live_legs(signed_app) == legs_before
-    assert "body does not match payload_hash" in caplog.text
+    assert "payload does not match payload_hash" in caplog.text
 
 
 def test_without_a_signature_secret_unsigned_webhooks_are_accepted(client2):
@@ -205,3 +217,92 @@ def test_settings_repr_hides_every_secret(settings2):
     )
 
     assert SECRET not in shown and TOKEN not in shown and "BEGIN" not in shown
+
+
+def test_vonage_retrying_the_same_signed_get_is_accepted(signed_app):
+    client, headers = signed_app.test_client(), signed()
+
+    first = client.get("/webhooks/answer?uuid=leg-1&from=447700900001", headers=headers)
+    retry = client.get("/webhooks/answer?uuid=leg-1&from=447700900001", headers=headers)
+
+    assert first.status_code == retry.status_code == 200
+
+
+def test_a_signed_get_token_replayed_with_other_fields_is_refused(signed_app, caplog):
+    client, headers = signed_app.test_client(), signed()
+    client.get("/webhooks/answer?uuid=leg-1", headers=headers)
+    legs_before = live_legs(signed_app)
+
+    replayed = client.get("/webhooks/event?uuid=leg-1&status=completed", headers=headers)
+
+    assert replayed.status_code == 401
+    assert live_legs(signed_app) == legs_before
+    assert "token reused for another request" in caplog.text
+
+
+def test_seen_tokens_are_forgotten_once_expired_and_bounded(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(webhooks.time, "monotonic", lambda: clock[0])
+    seen = webhooks.SeenTokens()
+    seen.MAX = 3
+
+    assert seen.first_or_same("t1", b"a")
+    assert not seen.first_or_same("t1", b"b")
+    clock[0] += webhooks.TOKEN_MAX_AGE + 1
+    assert seen.first_or_same("t1", b"b")  # t1 has expired: as good as new (and refused as old)
+    for n in range(2, 7):
+        seen.first_or_same(f"t{n}", b"x")
+    assert seen.first_or_same("t2", b"other")  # the oldest were dropped to keep at most 3
+    assert not seen.first_or_same("t6", b"other")
+
+
+def test_the_access_log_hides_the_control_token():
+    record = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - - [%s] "%s" %s -',
+        ("127.0.0.1", "now", f"GET /stream?x=1&token={TOKEN} HTTP/1.1", "200"),
+        None,
+    )
+
+    webhooks.HIDE_TOKENS.filter(record)
+
+    assert (
+        record.getMessage() == '127.0.0.1 - - [now] "GET /stream?x=1&token=<hidden> HTTP/1.1" 200 -'
+    )
+
+
+def test_a_signed_get_whose_query_was_changed_is_refused(signed_app, caplog):
+    headers = signed(query={"uuid": "leg-1", "status": "answered"})
+
+    response = signed_app.test_client().get(
+        "/webhooks/event?uuid=leg-1&status=completed", headers=headers
+    )
+
+    assert response.status_code == 401
+    assert "payload does not match payload_hash" in caplog.text
+
+
+def test_a_post_hashed_as_compact_json_is_accepted_as_vonage_describes(signed_app):
+    body = b'{"uuid": "leg-1", "status": "answered"}'  # spaced on the wire, hashed without
+
+    response = signed_app.test_client().post(
+        "/webhooks/event",
+        data=body,
+        content_type="application/json",
+        headers=signed(payload_hash=hashlib.sha256(compact(json.loads(body))).hexdigest()),
+    )
+
+    assert response.status_code == 200
+
+
+def test_a_post_whose_token_has_no_payload_hash_is_refused(signed_app):
+    body = b'{"uuid":"leg-1","status":"completed"}'
+
+    response = signed_app.test_client().post(
+        "/webhooks/event", data=body, content_type="application/json", headers=signed()
+    )
+
+    assert response.status_code == 401

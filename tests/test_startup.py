@@ -1,11 +1,13 @@
 """Both scripts started as a user starts them: `python scenario-N.py` in a fresh folder."""
 
 import socket
+import subprocess
+import sys
 
 import pytest
 import requests
 from conftest import APPLICATION_ID
-from processes import run
+from processes import clean_env, run
 
 
 def test_scenario_1_serves_with_no_configuration_and_prints_the_urls_first(serve):
@@ -64,9 +66,31 @@ def test_gunicorn_serves_scenario_2_as_one_process_with_threads(serve, key_file)
     )
     assert event.status_code == 200
     printed = server.stop()
+    assert printed.startswith("Scenario 2: in the Vonage dashboard")  # built before the worker
+    assert printed.count("Scenario 2: in the Vonage dashboard") == 1
     assert "Using worker: gthread" in printed
     assert printed.count("Booting worker") == 1
-    assert printed.index("Booting worker") < printed.index("Scenario 2: in the Vonage dashboard")
+
+
+def test_gunicorn_stops_with_status_2_on_a_bad_setting_instead_of_rebooting(project):
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "scenario-2:create_app()"],
+        cwd=project,
+        env=clean_env(PORT="0", VONAGE_APPLICATION_ID="bad"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert "VONAGE_APPLICATION_ID='bad' is not allowed" in result.stderr
+    assert "Booting worker" not in result.stderr
+
+
+def test_flask_run_prints_the_port_flask_listens_on(serve, key_file):
+    server = serve("-m", "flask", "--app", "scenario-1", "run", "--port", "{port}", PORT="1234")
+
+    assert f"  Answer URL  http://127.0.0.1:{server.port}/webhooks/answer" in server.stop()
 
 
 def test_scenario_2_without_credentials_exits_2_with_one_line_per_problem(project):
