@@ -83,7 +83,9 @@ def test_stop_works_from_the_keyboard_and_errors_show_on_the_page(browser, serve
     sync_api.expect(page.locator("#result")).to_have_text(
         "no one is in the conference yet: dial your Vonage number first"
     )
+    sync_api.expect(page.locator("#play")).to_be_focused()  # still there for another Enter
     page.keyboard.press("Tab")
+    sync_api.expect(page.locator("#stop")).to_be_focused()
     page.keyboard.press("Enter")
     sync_api.expect(page.locator("#result")).to_have_text(
         "nothing is streaming: start the music first (Play music, or /stream)"
