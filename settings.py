@@ -168,8 +168,8 @@ def banner(settings, scenario, *, voice_api=False, browser=()):
     host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
     base = settings.public_url or f"http://{host}:{settings.port}"
     lines = [
-        f"{scenario}: in the Vonage dashboard, Applications > your application > Edit > Voice,",
-        "set these two URLs, then call your Vonage number:",
+        f"{scenario}: in the Vonage dashboard, give your application's Voice capability",
+        "these two URLs (Applications > create or edit), then call your Vonage number:",
         f"  Answer URL  {base}/webhooks/answer",
         f"  Event URL   {base}/webhooks/event",
     ]

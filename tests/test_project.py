@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import settings as config
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
@@ -41,3 +43,17 @@ def test_gitignore_keeps_secrets_and_the_venv_out_of_git():
     ignored = (ROOT / ".gitignore").read_text().splitlines()
 
     assert {".env", "private.key", ".venv/"} <= set(ignored)
+
+
+def test_readme_shows_the_banner_scenario_1_prints_in_a_codespace():
+    settings = config.load(
+        {
+            "CODESPACE_NAME": "fuzzy-lamp-x7",
+            "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN": "app.github.dev",
+        }
+    )
+    shown = re.search(r"```text\n(.+?)\n +```", README, re.S).group(1)
+
+    assert [line.strip() for line in shown.splitlines()] == [
+        line.strip() for line in config.banner(settings, "Scenario 1").splitlines()
+    ]
