@@ -229,7 +229,7 @@ def measure_server(plan, label, module, kind, env, fake, folder):
         }
         if module == "scenario-2":
             progress(f"{label}: /stream and the soak")
-            result["stream"] = time_stream(plan, app, fake)
+            result["stream"] = time_stream(plan, app, floor, fake)
             result["soak"] = soak(plan, app, fake)
         result["memory_mb"] = app.memory_mb()
         result["floor_memory_mb"] = floor.memory_mb()
@@ -298,7 +298,7 @@ def combine(runs):
     }
 
 
-def time_stream(plan, app, fake):
+def time_stream(plan, app, floor, fake):
     """/stream's time above the Voice API's own, in ms: what the server adds to the 50 ms.
 
     The API's own time is the fake's as a client sees it (its 50 ms, plus its TLS and Python
@@ -306,6 +306,9 @@ def time_stream(plan, app, fake):
     same minimal keep-alive client (http.client), so neither the client's cost nor the fake's
     is counted as the server's. The first /stream after start is reported apart: it also
     opens the TLS connection and signs the JWT that the next calls reuse.
+
+    A request to the floor, timed in turn too, is the round trip any webhook costs on this
+    server and machine when requests come one at a time with pauses between them, as here.
     """
     session().get(app.url("/webhooks/answer"), params={"uuid": "stream-leg", **CALLER}, timeout=5)
     before = fake.counts()
@@ -313,13 +316,15 @@ def time_stream(plan, app, fake):
     host, port = fake.host.split(":")
     context = ssl.create_default_context(cafile=str(fake.ca_file))
     api = HTTPSConnection(host, int(port), context=context, timeout=20)
+    bare = HTTPConnection("127.0.0.1", floor.port, timeout=20)
     first = stream_ms(server)
-    api_times, stream_times = [], []
+    api_times, stream_times, floor_times = [], [], []
     for _ in range(plan.stream_samples):
         api_times.append(direct_put_ms(api))
         stream_times.append(stream_ms(server))
-    server.close()
-    api.close()
+        floor_times.append(floor_ms(bare))
+    for connection in (server, api, bare):
+        connection.close()
     session().post(app.url(EVENT), json={"uuid": "stream-leg", "status": "completed"}, timeout=5)
     own = percentile(api_times, 50)
     requests_to_api = counts_since(before, fake.counts())
@@ -330,6 +335,7 @@ def time_stream(plan, app, fake):
         "p50_ms": percentile(stream_times, 50) - own,
         "p99_ms": percentile(stream_times, 99) - own,
         "p50_above_50_ms": percentile(stream_times, 50) - API_DELAY * 1000,
+        "floor_round_trip_p50_ms": percentile(floor_times, 50),
         "samples": len(stream_times),
         "api_requests": requests_to_api,
         "legs_empty_after": empty,
@@ -346,6 +352,17 @@ def stream_ms(connection):
     elapsed = (time.perf_counter() - started) * 1000
     if response.status != 200 or json.loads(body).get("uuid") != "stream-leg":
         raise CouldNotMeasure(f"/stream answered {response.status}: {body[:300]!r}")
+    return elapsed
+
+
+def floor_ms(connection):
+    started = time.perf_counter()
+    connection.request("GET", ANSWER)
+    response = connection.getresponse()
+    response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        raise CouldNotMeasure(f"the floor answered {response.status}")
     return elapsed
 
 
@@ -596,7 +613,7 @@ def report(results):
                 memory(result["memory_mb"]),
                 memory(result["floor_memory_mb"]),
                 f"{stream['p50_ms']:.1f} / {stream['p99_ms']:.1f} / {stream['first_ms']:.0f}"
-                f" (API {stream['api_p50_ms']:.1f})"
+                f" (API {stream['api_p50_ms']:.1f}, floor {stream['floor_round_trip_p50_ms']:.1f})"
                 if stream
                 else "-",
                 f"{soaked['rps']:,.0f} req/s, {soaked['errors']} errors, "
@@ -637,7 +654,8 @@ def report(results):
             ),
             "Servers (startup: spawn to first answered webhook, median / worst; peak MB: VmHWM,"
             " for Gunicorn the worker's plus the arbiter's private memory; /stream: ms above the"
-            " Voice API's own time, p50 / p99 / first call, and the API's own p50):",
+            " Voice API's own time, p50 / p99 / first call, then the API's own p50 and a floor"
+            " webhook's round trip timed alongside):",
             markdown_table(
                 [
                     "server",
