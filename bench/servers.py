@@ -1,11 +1,13 @@
 """The servers under test, started as real processes the way a user starts them."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import requests
@@ -53,21 +55,22 @@ def command(kind, module, *, floor=False):
 
     dev is what the tutorial runs, `python scenario-N.py` (Flask's threaded development
     server); gunicorn is the README's production command, reading ./gunicorn.conf.py.
-    Gunicorn gets --no-control-socket, which changes nothing it serves: its control socket has
-    one path per user, so a benchmark server would take it over from (and on exit delete it
-    for) any Gunicorn already running on the machine.
+    Gunicorn 25.1+ gets --no-control-socket, which changes nothing it serves: its control
+    socket has one path per user, so a benchmark server would take it over from (and on exit
+    delete it for) any Gunicorn already running on the machine.
     """
     if kind == "dev":
         return [sys.executable, f"bench/{module}.py" if floor else f"{module}.py"]
     extra = ["--pythonpath", "bench"] if floor else []
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--no-control-socket",
-        *extra,
-        f"{module}:create_app()",
-    ]
+    if _version("gunicorn") >= (25, 1):
+        extra.append("--no-control-socket")
+    return [sys.executable, "-m", "gunicorn", *extra, f"{module}:create_app()"]
+
+
+def _version(package):
+    """The installed version of `package` as a tuple of its leading numbers, e.g. (27, 0, 1)."""
+    numbers = re.match(r"[\d.]*\d", metadata.version(package))[0]
+    return tuple(int(part) for part in numbers.split("."))
 
 
 class Server:
