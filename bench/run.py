@@ -344,40 +344,36 @@ def time_stream(plan, app, floor, fake):
     }
 
 
-def stream_ms(connection):
+def timed_ms(connection, method, path, what, body=None, headers=None):
+    """One request on a kept-alive connection: (milliseconds, body); CouldNotMeasure unless 200."""
     started = time.perf_counter()
-    connection.request("GET", "/stream")
+    connection.request(method, path, body=body, headers=headers or {})
     response = connection.getresponse()
-    body = response.read()
+    answer = response.read()
     elapsed = (time.perf_counter() - started) * 1000
-    if response.status != 200 or json.loads(body).get("uuid") != "stream-leg":
-        raise CouldNotMeasure(f"/stream answered {response.status}: {body[:300]!r}")
+    if response.status != 200:
+        raise CouldNotMeasure(f"{what} answered {response.status}: {answer[:300]!r}")
+    return elapsed, answer
+
+
+def stream_ms(connection):
+    elapsed, body = timed_ms(connection, "GET", "/stream", "/stream")
+    if json.loads(body).get("uuid") != "stream-leg":
+        raise CouldNotMeasure(f"/stream played on another leg: {body[:300]!r}")
     return elapsed
 
 
 def floor_ms(connection):
-    started = time.perf_counter()
-    connection.request("GET", ANSWER)
-    response = connection.getresponse()
-    response.read()
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status != 200:
-        raise CouldNotMeasure(f"the floor answered {response.status}")
-    return elapsed
+    return timed_ms(connection, "GET", ANSWER, "the floor")[0]
 
 
 def direct_put_ms(connection):
     """A stream start sent straight to the fake API, as the SDK sends it."""
     body = json.dumps({"stream_url": ["https://example.com/music.mp3"]})
     headers = {"Authorization": "Bearer direct", "Content-Type": "application/json"}
-    started = time.perf_counter()
-    connection.request("PUT", "/v1/calls/direct-leg/stream", body=body, headers=headers)
-    response = connection.getresponse()
-    response.read()
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status != 200:
-        raise CouldNotMeasure(f"the fake Voice API answered {response.status}")
-    return elapsed
+    return timed_ms(
+        connection, "PUT", "/v1/calls/direct-leg/stream", "the fake Voice API", body, headers
+    )[0]
 
 
 def legs_empty(app):
