@@ -241,7 +241,8 @@ def exit_unless_can_listen(settings):
             problem = f"PORT={settings.port} needs administrator rights: use a port above 1023"
         else:
             problem = (
-                f"cannot listen on HOST={settings.host!r} PORT={settings.port}: {error.strerror}"
+                f"cannot listen on HOST={settings.host!r} PORT={settings.port}: {error.strerror}; "
+                "try HOST=localhost and another PORT"
             )
     print(f"{problem} ({HINT})", file=sys.stderr)
     sys.exit(2)
@@ -319,7 +320,10 @@ def read_private_key(setting):
         origin = "the PEM text in VONAGE_PRIVATE_KEY"
     elif len(setting) > 255 or "\n" in setting:
         # Likely key material without its BEGIN line: say so without echoing it.
-        raise ValueError("the value is neither a file path nor PEM text starting with '-----BEGIN'")
+        raise ValueError(
+            "the value is neither a file path nor PEM text starting with '-----BEGIN': give "
+            "the path to private.key, or the whole key with its BEGIN and END lines"
+        )
     else:
         path = Path(setting).expanduser()
         if not path.is_absolute():
@@ -333,7 +337,10 @@ def read_private_key(setting):
                 "created the application there, or set VONAGE_PRIVATE_KEY to its path"
             ) from None
         except OSError as error:
-            raise ValueError(f"cannot read {path}: {error.strerror}") from None
+            raise ValueError(
+                f"cannot read {path}: {error.strerror}; point VONAGE_PRIVATE_KEY at the key "
+                "file itself and check you may read it"
+            ) from None
     if data.strip().startswith(b"-----BEGIN") and b"\n" not in data.strip():
         raise ValueError(
             f"{origin} stops after its first line: in .env, put the whole key in double quotes "
@@ -351,7 +358,10 @@ def read_private_key(setting):
             "'-----BEGIN PRIVATE KEY-----'); download a new key from the application's page"
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{origin} is not an RSA key; Vonage signs with RS256")
+        raise ValueError(
+            f"{origin} is not an RSA key; Vonage signs with RS256: download a new key pair from "
+            "the application's page"
+        )
     # A PKCS#1 key ('BEGIN RSA PRIVATE KEY') is fine, but the SDK only takes PKCS#8 text.
     return key.private_bytes(
         serialization.Encoding.PEM,

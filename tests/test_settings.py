@@ -146,6 +146,7 @@ def test_unreadable_key_path_is_reported(tmp_path):
     )
 
     assert problem.startswith(f"VONAGE_PRIVATE_KEY: cannot read {tmp_path}: ")
+    assert "point VONAGE_PRIVATE_KEY at the key file itself" in problem
 
 
 @pytest.mark.parametrize(
@@ -225,6 +226,7 @@ def test_key_material_without_its_begin_line_is_not_echoed(private_pem):
 
     assert body[:40] not in problem
     assert "neither a file path nor PEM text" in problem
+    assert "give the path to private.key, or the whole key with its BEGIN and END lines" in problem
 
 
 def test_an_encrypted_key_asks_for_the_unencrypted_one(tmp_path, rsa_key):
@@ -255,8 +257,8 @@ def test_a_key_that_is_not_rsa_is_reported(tmp_path):
     [problem] = problems({"VONAGE_APPLICATION_ID": APPLICATION_ID, "VONAGE_PRIVATE_KEY": str(path)})
 
     assert (
-        problem == f"VONAGE_PRIVATE_KEY: {path} is not an RSA key; Vonage signs with RS256 "
-        "(see .env.example)"
+        problem == f"VONAGE_PRIVATE_KEY: {path} is not an RSA key; Vonage signs with RS256: "
+        "download a new key pair from the application's page (see .env.example)"
     )
 
 
