@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-from conftest import APPLICATION_ID
 from ncco import assert_valid_ncco
 
 import settings as config
@@ -107,24 +106,6 @@ def test_concurrent_callers_get_exactly_one_start(scenario2, quorum):
         thread.join()
 
     assert sorted(roles) == sorted(["wait"] * (quorum - 1) + ["start"] + ["join"] * (24 - quorum))
-
-
-@pytest.mark.parametrize("raw", ["1", "0", "two", "-3"])
-def test_a_quorum_below_two_is_refused(key_file, raw):
-    with pytest.raises(config.SettingsError) as caught:
-        config.load(
-            {
-                "VONAGE_APPLICATION_ID": APPLICATION_ID,
-                "VONAGE_PRIVATE_KEY": str(key_file),
-                "QUORUM": raw,
-            },
-            voice_api=True,
-        )
-
-    assert caught.value.problems == [
-        f"QUORUM={raw!r} is not allowed: give a whole number of callers, 2 or more, or leave it "
-        "empty (see .env.example)"
-    ]
 
 
 def test_the_banner_names_the_mode(settings2):

@@ -194,23 +194,6 @@ def test_banner_says_once_when_webhooks_are_not_verified(settings2):
     assert SECRET not in signed_text
 
 
-@pytest.mark.parametrize("raw", ["short", "has spaces in it 123456", "ünïcödé-tökén-0123456789"])
-def test_a_weak_control_token_is_refused_without_echoing_it(key_file, raw):
-    with pytest.raises(config.SettingsError) as caught:
-        config.load(
-            {
-                "VONAGE_APPLICATION_ID": APPLICATION_ID,
-                "VONAGE_PRIVATE_KEY": str(key_file),
-                "CONTROL_TOKEN": raw,
-            },
-            voice_api=True,
-        )
-
-    [problem] = caught.value.problems
-    assert problem.startswith(f"CONTROL_TOKEN is not allowed ({len(raw)} characters): ")
-    assert raw not in problem
-
-
 def test_settings_repr_hides_every_secret(settings2):
     shown = repr(
         config.Settings(**{**vars(settings2), "signature_secret": SECRET, "control_token": TOKEN})

@@ -278,3 +278,19 @@ def test_dotenv_file_is_read_and_the_real_environment_wins(tmp_path, monkeypatch
 
     assert env["CONF_NAME"] == "From the file"
     assert env["STREAM_LOOP"] == "5"
+
+
+@pytest.mark.parametrize("raw", ["1", "0", "two", "-3"])
+def test_a_quorum_below_two_is_refused(voice_env, raw):
+    assert problems({**voice_env, "QUORUM": raw}) == [
+        f"QUORUM={raw!r} is not allowed: give a whole number of callers, 2 or more, or leave it "
+        "empty (see .env.example)"
+    ]
+
+
+@pytest.mark.parametrize("raw", ["short", "has spaces in it 123456", "ünïcödé-tökén-0123456789"])
+def test_a_weak_control_token_is_refused_without_echoing_it(voice_env, raw):
+    [problem] = problems({**voice_env, "CONTROL_TOKEN": raw})
+
+    assert problem.startswith(f"CONTROL_TOKEN is not allowed ({len(raw)} characters): ")
+    assert raw not in problem
