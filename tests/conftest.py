@@ -122,7 +122,7 @@ def serve_scenario_2(serve, key_file, fake_api):
             VONAGE_APPLICATION_ID=APPLICATION_ID,
             VONAGE_PRIVATE_KEY=str(key_file),
             VONAGE_API_HOST=fake_api.host,
-            REQUESTS_CA_BUNDLE=str(fake_api.cert_path),
+            REQUESTS_CA_BUNDLE=str(fake_api.ca_file),
             **settings,
         )
 

@@ -1,7 +1,5 @@
 """A fake Vonage Voice API over HTTPS on 127.0.0.1, checking requests as Vonage would."""
 
-import datetime
-import ipaddress
 import json
 import re
 import ssl
@@ -9,44 +7,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+
+from bench.fake_voice_api import make_tls_files
 
 STREAM_PATH = re.compile(r"/v1/calls/([^/]+)/stream")
-
-
-def self_signed_certificate(folder):
-    """A certificate for 127.0.0.1 made now; returns (cert path, key path)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "fake-api.crt", folder / "fake-api.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def stream_body_problem(body):
@@ -81,7 +45,8 @@ class FakeVoiceApi:
     """
 
     def __init__(self, folder, public_key, application_id):
-        self.cert_path, key_path = self_signed_certificate(folder)
+        # The benchmark's throwaway CA and a certificate for 127.0.0.1 signed by it.
+        self.ca_file, cert_file, key_file = make_tls_files(folder)
         self.public_key, self.application_id = public_key, application_id
         self.requests = []  # (method, uuid, body, problem)
         self.fault, self.faults_for, self.slow_seconds = None, None, 5
@@ -101,7 +66,7 @@ class FakeVoiceApi:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.cert_path, key_path)
+        context.load_cert_chain(cert_file, key_file)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
