@@ -101,7 +101,10 @@ class Conference:
 
     def waiting_for_quorum(self):
         with self._lock:
-            return self.quorum is not None and not self.started and bool(self.legs)
+            return self._waiting()
+
+    def _waiting(self):  # call with the lock held
+        return self.quorum is not None and not self.started and bool(self.legs)
 
     def streaming_leg(self):
         """A copy of the leg music plays on, or None."""
@@ -115,7 +118,6 @@ class Conference:
 
     def snapshot(self):
         """A copy of the state, safe to turn into JSON while calls come and go."""
-        waiting = self.waiting_for_quorum()
         with self._lock:
             return {
                 "legs": [
@@ -124,7 +126,7 @@ class Conference:
                 ],
                 "streaming_on": self.streaming_on,
                 "quorum": self.quorum,
-                "waiting_for_quorum": waiting,
+                "waiting_for_quorum": self._waiting(),  # taken with the legs, in one look
             }
 
 
