@@ -162,10 +162,33 @@ class SeenTokens:
             return True
 
 
-def configure(app, signature_secret=None):
-    """The same for both scenarios: body limit, signed webhooks, JSON errors, INFO logging."""
+class QuietHealthChecks(logging.Filter):
+    """Keep a platform's health probes (every few seconds, for ever) out of the access log."""
+
+    def filter(self, record):
+        return HEALTH_PATH not in record.getMessage()
+
+
+HEALTH_PATH = "/healthz"
+QUIET_HEALTH_CHECKS = QuietHealthChecks()
+
+
+def configure(app, signature_secret=None, health_problem=None):
+    """The same for both scenarios: body limit, signed webhooks, JSON errors, INFO logging, and
+    a health check at /healthz.
+
+    `health_problem()` returns why the server cannot do its job, or None when it can.
+    """
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     seen_tokens = SeenTokens()
+
+    @app.get(HEALTH_PATH, endpoint="healthz")
+    def health():
+        """Health check for a container platform or load balancer: no token, no call data."""
+        problem = health_problem() if health_problem else None
+        if problem:
+            return jsonify(status="unavailable", error=problem), 503
+        return jsonify(status="ok")
 
     @app.before_request
     def check_webhook():
@@ -188,4 +211,6 @@ def configure(app, signature_secret=None):
 
     if app.logger.level == logging.NOTSET:
         app.logger.setLevel(logging.INFO)
-    logging.getLogger("werkzeug").addFilter(HIDE_TOKENS)  # the development server's access log
+    access_log = logging.getLogger("werkzeug")  # the development server's
+    access_log.addFilter(HIDE_TOKENS)
+    access_log.addFilter(QUIET_HEALTH_CHECKS)
