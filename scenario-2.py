@@ -7,9 +7,7 @@ See README.md.
 
 import gc
 import hmac
-import threading
 import time
-from dataclasses import dataclass, field
 
 import requests
 from flask import Flask, jsonify, render_template, request
@@ -18,6 +16,7 @@ from vonage_http_client.errors import NotFoundError
 from vonage_voice.models import AudioStreamOptions, Conversation, Talk
 from werkzeug.exceptions import BadRequest
 
+import conference_store
 import settings as config
 import voice_api
 import webhooks
@@ -47,87 +46,12 @@ def answer_ncco(settings, role="join"):
     return [action.model_dump(mode="json", by_alias=True, exclude_none=True) for action in ncco]
 
 
-@dataclass
-class Conference:
-    """The live legs (oldest first), the leg music plays on, and the quorum round; thread-safe."""
-
-    quorum: int | None = None  # None: every caller just joins
-    legs: dict = field(default_factory=dict)  # uuid -> {"uuid", "from", "since", "role", "host"}
-    streaming_on: str | None = None
-    started: bool = False  # with a quorum: has this round's conference started?
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    # Far above any real conference; bounds memory if unsigned webhooks are flooded.
-    MAX_LEGS = 1000
-
-    def joined(self, uuid, caller, host=None):
-        """Record a new leg and return how it joins: "join", "wait" or "start"."""
-        with self._lock:
-            if uuid in self.legs:  # Vonage retried the answer webhook: same leg, same answer
-                return self.legs[uuid]["role"]
-            if self.quorum is None or self.started:
-                role = "join"
-            elif len(self.legs) + 1 >= self.quorum:
-                role, self.started = "start", True
-            else:
-                role = "wait"
-            self.legs[uuid] = {
-                "uuid": uuid,
-                "from": caller,
-                "since": time.time(),
-                "role": role,
-                "host": host,
-            }
-            if len(self.legs) > self.MAX_LEGS:
-                del self.legs[next(iter(self.legs))]
-            return role
-
-    def left(self, uuid):
-        with self._lock:
-            self.legs.pop(uuid, None)
-            if self.streaming_on == uuid:
-                self.streaming_on = None
-            if not self.legs:
-                self.started = False  # everyone has gone: the next caller starts a new round
-
-    def stream_candidates(self):
-        """Copies of the live legs to play music through: the leg the music already plays on
-        first (so a second Play restarts it there, where Stop reaches it), then the newest."""
-        with self._lock:
-            legs = sorted(
-                reversed(self.legs.values()), key=lambda leg: leg["uuid"] != self.streaming_on
-            )
-            return [dict(leg) for leg in legs]
-
-    def waiting_for_quorum(self):
-        with self._lock:
-            return self._waiting()
-
-    def _waiting(self):  # call with the lock held
-        return self.quorum is not None and not self.started and bool(self.legs)
-
-    def streaming_leg(self):
-        """A copy of the leg music plays on, or None."""
-        with self._lock:
-            leg = self.legs.get(self.streaming_on)
-            return dict(leg) if leg else None
-
-    def set_streaming(self, uuid):
-        with self._lock:
-            self.streaming_on = uuid
-
-    def snapshot(self):
-        """A copy of the state, safe to turn into JSON while calls come and go."""
-        with self._lock:
-            return {
-                "legs": [
-                    {k: leg[k] for k in ("uuid", "from", "since", "role")}
-                    for leg in self.legs.values()
-                ],
-                "streaming_on": self.streaming_on,
-                "quorum": self.quorum,
-                "waiting_for_quorum": self._waiting(),  # taken with the legs, in one look
-            }
+def open_conference(settings):
+    """The conference's store; if it cannot be reached, one line naming it, and exit 2."""
+    try:
+        return conference_store.open_store(settings.state_url, settings.conf_name, settings.quorum)
+    except conference_store.StoreError as error:
+        config.exit_with(f"STATE_URL: {error}")
 
 
 def load_settings(check_port=False):
@@ -148,13 +72,15 @@ def create_app(settings=None):
     """Build the webhook server; without `settings`, load them (as `flask --app` does)."""
     settings = settings or load_settings()
     app = Flask(__name__)
-    webhooks.configure(app, settings.signature_secret)
+    # The live legs, the leg the music plays on and the quorum round, in STATE_URL's store, so
+    # they outlive this process and are shared by every process serving this number.
+    conference = open_conference(settings)
+    webhooks.configure(app, settings.signature_secret, health_problem=conference.problem)
     # Each caller gets one of three NCCOs: serialised once here, not per request (see bench/).
     nccos = {
         role: app.json.response(answer_ncco(settings, role)).get_data()
         for role in ("join", "wait", "start")
     }
-    conference = Conference(quorum=settings.quorum)
     clients = voice_api.Clients(settings)
     music = AudioStreamOptions(
         stream_url=[settings.stream_url], level=settings.stream_level, loop=settings.stream_loop
@@ -164,6 +90,11 @@ def create_app(settings=None):
     def fail(status, message):
         app.logger.warning("%s", message)
         return jsonify(error=message), status
+
+    @app.errorhandler(conference_store.StoreError)
+    def store_failed(error):
+        # 503: the event webhook's sender (Vonage) retries later; the page shows the message.
+        return fail(503, str(error))
 
     @app.before_request
     def owner_only():
@@ -186,7 +117,13 @@ def create_app(settings=None):
             call = {}
         uuid, role = webhooks.leg_uuid(call), "join"
         if uuid:
-            role = conference.joined(uuid, webhooks.text(call, "from"), webhooks.region_host(call))
+            try:
+                role = conference.joined(
+                    uuid, webhooks.text(call, "from"), webhooks.region_host(call)
+                )
+            except conference_store.StoreError as error:
+                # Never drop a caller for our bookkeeping: they join, unrecorded.
+                app.logger.warning("leg %s joins unrecorded: %s", uuid, error)
             # DEBUG, not INFO: a log line per answer costs a third of the webhook's speed under
             # load (bench/); the access log and the event log already show each call.
             app.logger.debug("leg %s joined %s (%s)", uuid, settings.conf_name, role)

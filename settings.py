@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dotenv import dotenv_values
 
+import conference_store
+
 PROJECT_DIR = Path(__file__).resolve().parent
 
 # Vonage's public sample file, the one the tutorial plays.
@@ -53,6 +55,8 @@ class Settings:
     private_key: str | None = None
     api_host: str | None = None
     quorum: int | None = None  # scenario 2: hold music until this many callers are in
+    # Scenario 2: where the conference's state lives (conference_store.py). May hold a password.
+    state_url: str = conference_store.DEFAULT_URL
     # Where Vonage reaches this server: PUBLIC_URL, else the Codespace's forwarded port.
     public_url: str | None = None
     # Secrets: never printed (see __repr__), except the control token inside the owner's links.
@@ -62,6 +66,7 @@ class Settings:
     def __repr__(self):
         # Keep secrets out of tracebacks, logs and test output.
         shown = {k: ("<set>" if v and k in _SECRETS else v) for k, v in vars(self).items()}
+        shown["state_url"] = conference_store.masked(self.state_url)
         return f"Settings({shown})"
 
 
@@ -81,14 +86,14 @@ def load(env, *, voice_api=False):
     problems = []
     values = {}
 
-    def take(name, field, parse):
+    def take(name, field, parse, shown=repr):
         raw = (env.get(name) or "").strip()
         if not raw:  # unset or empty: the default
             return
         try:
             values[field] = parse(raw)
         except ValueError as error:
-            problems.append(f"{name}={raw!r} is not allowed: {error} ({HINT})")
+            problems.append(f"{name}={shown(raw)} is not allowed: {error} ({HINT})")
 
     take("STREAM_URL", "stream_url", _http_url)
     take("STREAM_LEVEL", "stream_level", _level)
@@ -107,6 +112,8 @@ def load(env, *, voice_api=False):
     if voice_api:
         take("CONF_NAME", "conf_name", str)
         take("QUORUM", "quorum", _quorum)
+        # Its password, if any, is never shown.
+        take("STATE_URL", "state_url", conference_store.check_url, _masked_url)
         take("VONAGE_API_HOST", "api_host", _api_host)
         take("VONAGE_APPLICATION_ID", "application_id", _application_id)
         token = (env.get("CONTROL_TOKEN") or "").strip()
@@ -216,8 +223,16 @@ def banner(settings, scenario, *, voice_api=False, browser=()):
         shown.append(
             "Voice API " + (settings.api_host or "in each call's region, else api.nexmo.com")
         )
+        shown.append("state in " + state_place(settings.state_url))
     lines.append("Settings: " + ", ".join(shown))
     return "\n".join(lines)
+
+
+def state_place(url):
+    """Where scenario 2's state lives, in words, without a password."""
+    if url.startswith("sqlite:"):
+        return f"the SQLite file {conference_store.sqlite_path(url)}"
+    return f"Redis at {conference_store.masked(url)}"
 
 
 def exit_unless_can_listen(settings):
@@ -244,8 +259,20 @@ def exit_unless_can_listen(settings):
                 f"cannot listen on HOST={settings.host!r} PORT={settings.port}: {error.strerror}; "
                 "try HOST=localhost and another PORT"
             )
+    exit_with(problem)
+
+
+def exit_with(problem):
+    """Stop start-up with one line: the problem, its fix, and where the settings are explained."""
     print(f"{problem} ({HINT})", file=sys.stderr)
     sys.exit(2)
+
+
+def _masked_url(raw):
+    try:
+        return repr(conference_store.masked(raw))
+    except ValueError:  # too broken to find the password in: show none of it
+        return "(not shown)"
 
 
 def _public_url(raw):

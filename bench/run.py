@@ -159,6 +159,8 @@ def measure(plan, folder):
     fake = FakeVoiceApi(folder, delay=API_DELAY)
     try:
         env = server_environment(write_private_key(folder), fake)
+        # Scenario 2's state in this run's folder, never in the project's own file.
+        env["STATE_URL"] = f"sqlite:///{folder}/conference.sqlite3"
         return {
             label: measure_server(plan, label, module, kind, env, fake, folder)
             for label, module, kind in SERVERS

@@ -27,6 +27,8 @@ PROJECT_VARIABLES = (
     "VONAGE_API_HOST",
     "HOST",
     "PORT",
+    "STATE_URL",
+    "WEB_CONCURRENCY",
 )
 
 START_TIMEOUT = 20  # seconds; far beyond the 1.5 s target, so only a broken server hits it

@@ -1,13 +1,15 @@
 """Fixtures shared by the tests: generated keys, settings, and apps with their test clients."""
 
 import importlib
+import os
 import shutil
 
 import pytest
+import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fake_voice_api import FakeVoiceApi
-from processes import ROOT, SCRIPTS, Server
+from processes import ROOT, SCRIPTS, RedisServer, Server
 
 import settings as config
 
@@ -57,9 +59,14 @@ def client1(scenario1):
 
 
 @pytest.fixture
-def settings2(private_pem):
-    """Scenario 2's settings with the test application id and key."""
-    return config.Settings(application_id=APPLICATION_ID, private_key=private_pem)
+def settings2(private_pem, tmp_path):
+    """Scenario 2's settings with the test application id and key, and its state in an SQLite
+    file of the test's own."""
+    return config.Settings(
+        application_id=APPLICATION_ID,
+        private_key=private_pem,
+        state_url=f"sqlite:///{tmp_path}/conference.sqlite3",
+    )
 
 
 @pytest.fixture
@@ -76,8 +83,18 @@ def client2(app2):
 
 @pytest.fixture
 def conference(app2):
-    """Scenario 2's record of live legs and of the leg music plays on."""
+    """Scenario 2's store: its live legs, the leg music plays on, the quorum round."""
     return app2.extensions["conference"]
+
+
+def live_legs(conference):
+    """The conference's live legs by uuid, oldest first, as /status shows them."""
+    return {leg["uuid"]: leg for leg in conference.snapshot()["legs"]}
+
+
+def streaming_on(conference):
+    """The uuid of the leg the music plays on, or None."""
+    return conference.snapshot()["streaming_on"]
 
 
 @pytest.fixture
@@ -127,3 +144,34 @@ def serve_scenario_2(serve, key_file, fake_api):
         )
 
     return start
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server for the session (Debian's package `redis-server`)."""
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("no redis-server: CI must install it (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed (sudo apt-get install redis-server)")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The session's Redis, running and empty for this test."""
+    if redis_server.process.poll() is not None:
+        redis_server.start()  # a test stopped it
+    redis_server.resume()
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushall()
+    return redis_server.url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def state_url(request, tmp_path):
+    """STATE_URL for each store: a fresh SQLite file, then the real Redis, empty."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/conference.sqlite3"
+    return request.getfixturevalue("redis_url")

@@ -1,6 +1,8 @@
 """Run the project's servers as real processes, the way a user starts them."""
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +19,7 @@ SCRIPTS = [
     "settings.py",
     "voice_api.py",
     "webhooks.py",
+    "conference_store.py",
     "gunicorn.conf.py",
 ]
 
@@ -35,6 +38,8 @@ def clean_env(**settings):
         "GITHUB_CODESPACES",
         "REQUESTS_CA_BUNDLE",
         "FLASK_",
+        "STATE_URL",
+        "WEB_CONCURRENCY",
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     return {**env, **settings}
@@ -108,3 +113,52 @@ class Server:
             self._printed = self.printed()
             self.output.close()
         return self._printed
+
+
+class RedisServer:
+    """A real `redis-server` on a free loopback port, its files in `folder`, as a user runs one.
+
+    `pause()` stops it with SIGSTOP (it keeps its port, so connections hang, as with a frozen
+    host); `stop()` ends it; `start()` starts it again on the same port with the same data.
+    """
+
+    def __init__(self, folder):
+        self.folder, self.port = folder, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+        self.start()
+
+    def start(self):
+        command = [
+            shutil.which("redis-server"),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.folder),
+            "--save", "",  # the tests need no snapshot on disk
+            "--appendonly", "no",
+        ]  # fmt: skip
+        log = (self.folder / "redis.log").open("a")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail(f"redis-server did not start: {(self.folder / 'redis.log').read_text()}")
+
+    def pause(self):
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.resume()
+            self.process.terminate()
+            self.process.wait(timeout=10)

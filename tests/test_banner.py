@@ -85,9 +85,26 @@ def test_banner_shows_the_settings_in_effect_and_never_the_key():
     assert text.splitlines()[-1] == (
         "Settings: stream https://example.com/hold.mp3, level 0.3, loop 0 (forever), "
         f"conference 'Board', mode manual, application {APPLICATION_ID}, Voice API in each "
-        "call's region, else api.nexmo.com"
+        f"call's region, else api.nexmo.com, state in the SQLite file {config.PROJECT_DIR}/"
+        "conference.sqlite3"
     )
     assert "SECRET-PEM" not in text
+
+
+def test_banner_says_where_the_state_lives_without_the_redis_password(private_pem):
+    settings = config.load(
+        {
+            "VONAGE_APPLICATION_ID": APPLICATION_ID,
+            "VONAGE_PRIVATE_KEY": private_pem,
+            "STATE_URL": "redis://:hunter2-secret@redis.internal:6380/2",
+        },
+        voice_api=True,
+    )
+
+    text = config.banner(settings, "Scenario 2", voice_api=True)
+
+    assert text.endswith("state in Redis at redis://:***@redis.internal:6380/2")
+    assert "hunter2" not in text and "hunter2" not in repr(settings)
 
 
 def test_scenario_1_banner_lists_no_pages_to_open():

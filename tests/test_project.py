@@ -24,7 +24,11 @@ def test_readme_quick_start_gives_two_commands_and_ci_runs_the_second_verbatim()
 
 def test_env_example_documents_every_variable_the_scripts_read():
     names = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
-    read = set(re.findall(r'(?:take|env\.get)\("([A-Z_]+)"', (ROOT / "settings.py").read_text()))
+    read = {
+        name
+        for script in ("settings.py", "gunicorn.conf.py")
+        for name in re.findall(r'(?:take|env\.get)\("([A-Z_]+)"', (ROOT / script).read_text())
+    }
 
     set_by_codespaces = {"CODESPACE_NAME", "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN"}
 

@@ -1,7 +1,5 @@
 """Scenario 2 beyond the tutorial: hold music until a quorum, and each call's own region."""
 
-import threading
-
 import pytest
 from ncco import assert_valid_ncco
 
@@ -88,24 +86,6 @@ def test_status_says_whether_the_conference_waits_for_its_quorum(quorum_client):
     assert (waiting["quorum"], waiting["waiting_for_quorum"]) == (3, True)
     assert [leg["role"] for leg in started["legs"]] == ["wait", "wait", "start"]
     assert started["waiting_for_quorum"] is False
-
-
-@pytest.mark.parametrize("quorum", [2, 5, 16])
-def test_concurrent_callers_get_exactly_one_start(scenario2, quorum):
-    conference = scenario2.Conference(quorum=quorum)
-    roles, gate = [], threading.Barrier(24)
-
-    def call(n):
-        gate.wait()
-        roles.append(conference.joined(f"leg-{n}", None))
-
-    threads = [threading.Thread(target=call, args=(n,)) for n in range(24)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(roles) == sorted(["wait"] * (quorum - 1) + ["start"] + ["join"] * (24 - quorum))
 
 
 def test_the_banner_names_the_mode(settings2):

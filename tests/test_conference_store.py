@@ -1,0 +1,372 @@
+"""The conference store's contract, run against each real backend: an SQLite file and a real
+redis-server. What scenario 2 relies on: roles counted exactly, one streaming leg, state that
+outlives the object, bounds, and a clear StoreError when the store is down."""
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+import conference_store
+from conference_store import StoreError, open_store
+
+CONF = "Soothing Conference"
+
+
+@pytest.fixture
+def store_for(state_url):
+    """Open stores on this test's STATE_URL (more than one: as several processes would)."""
+    opened = []
+
+    def open_one(quorum=None, conference=CONF):
+        opened.append(open_store(state_url, conference, quorum))
+        return opened[-1]
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+def uuids(store):
+    return [leg["uuid"] for leg in store.snapshot()["legs"]]
+
+
+def test_a_leg_is_recorded_with_its_caller_region_and_role(store_for):
+    store = store_for()
+
+    role = store.joined("leg-1", "447700900001", "api-us-3.vonage.com")
+
+    [leg] = store.stream_candidates()
+    assert role == "join"
+    assert leg["uuid"] == "leg-1"
+    assert (leg["from"], leg["host"], leg["role"]) == (
+        "447700900001",
+        "api-us-3.vonage.com",
+        "join",
+    )
+    assert abs(leg["since"] - time.time()) < 5
+
+
+def test_legs_are_kept_oldest_first_and_forgotten_when_they_leave(store_for):
+    store = store_for()
+    for n in range(1, 5):
+        store.joined(f"leg-{n}", None)
+
+    store.left("leg-2")
+    store.left("leg-never-seen")
+
+    assert uuids(store) == ["leg-1", "leg-3", "leg-4"]
+
+
+def test_early_callers_wait_and_the_quorum_caller_starts(store_for):
+    store = store_for(quorum=3)
+
+    roles = [store.joined(f"leg-{n}", None) for n in range(1, 5)]
+
+    assert roles == ["wait", "wait", "start", "join"]
+    assert store.snapshot()["waiting_for_quorum"] is False
+
+
+def test_a_retried_answer_gets_the_role_it_got_the_first_time(store_for):
+    store = store_for(quorum=2)
+    first = store.joined("leg-1", None)
+    store.joined("leg-2", None)
+
+    again = store.joined("leg-1", None)
+
+    assert (first, again) == ("wait", "wait")
+    assert uuids(store) == ["leg-1", "leg-2"]
+
+
+def test_callers_are_waiting_until_the_quorum_then_the_round_ends_when_all_leave(store_for):
+    store = store_for(quorum=2)
+    assert store.waiting_for_quorum() is False  # no one in: no one waits
+
+    store.joined("leg-1", None)
+    assert store.waiting_for_quorum() is True
+    store.joined("leg-2", None)
+    assert store.waiting_for_quorum() is False
+    store.left("leg-1")
+    assert store.joined("leg-3", None) == "join"  # the round goes on while anyone is in
+    store.left("leg-2")
+    store.left("leg-3")
+
+    assert store.joined("leg-4", None) == "wait"  # a new round
+
+
+def test_music_plays_on_one_leg_which_comes_first_among_the_candidates(store_for):
+    store = store_for()
+    for n in range(1, 4):
+        store.joined(f"leg-{n}", None)
+
+    assert [leg["uuid"] for leg in store.stream_candidates()] == ["leg-3", "leg-2", "leg-1"]
+    store.set_streaming("leg-1")
+
+    assert [leg["uuid"] for leg in store.stream_candidates()] == ["leg-1", "leg-3", "leg-2"]
+    assert store.streaming_leg()["uuid"] == "leg-1"
+    assert store.snapshot()["streaming_on"] == "leg-1"
+
+
+def test_music_stops_being_recorded_when_its_leg_leaves_or_is_stopped(store_for):
+    store = store_for()
+    store.joined("leg-1", None)
+    store.joined("leg-2", None)
+    store.set_streaming("leg-1")
+
+    store.left("leg-1")
+    assert store.streaming_leg() is None
+    store.set_streaming("leg-2")
+    store.set_streaming(None)
+
+    assert store.snapshot()["streaming_on"] is None
+
+
+def test_music_is_not_recorded_on_a_leg_that_is_not_live(store_for):
+    store = store_for()
+
+    store.set_streaming("leg-gone")
+
+    assert store.streaming_leg() is None
+    assert store.snapshot()["streaming_on"] is None
+
+
+def test_another_store_object_on_the_same_url_sees_the_same_state(store_for):
+    first = store_for(quorum=3)
+    first.joined("leg-1", "447700900001")
+    first.joined("leg-2", None)
+    first.set_streaming("leg-2")
+
+    second = store_for(quorum=3)  # another process, or this one after a restart
+
+    assert second.snapshot() == first.snapshot()
+    assert second.joined("leg-3", None) == "start"  # the same round, counted on
+    assert first.waiting_for_quorum() is False
+
+
+def test_two_conferences_in_one_store_are_apart(store_for):
+    board = store_for(conference="Board")
+    standup = store_for(conference="Stand-up")
+
+    board.joined("leg-1", None)
+
+    assert uuids(board) == ["leg-1"]
+    assert uuids(standup) == []
+
+
+@pytest.mark.parametrize("quorum", [2, 5, 16])
+def test_concurrent_callers_get_exactly_one_start(store_for, quorum):
+    stores = [store_for(quorum=quorum) for _ in range(2)]  # two "processes", four threads each
+    roles, gate = [], threading.Barrier(24)
+
+    def call(n):
+        gate.wait()
+        roles.append(stores[n % 2].joined(f"leg-{n}", None))
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(roles) == sorted(["wait"] * (quorum - 1) + ["start"] + ["join"] * (24 - quorum))
+
+
+def test_live_legs_stay_exact_under_concurrent_answers_and_hang_ups(store_for):
+    store = store_for()
+    legs = [f"leg-{n}" for n in range(200)]
+    start = threading.Barrier(8)
+
+    def caller(chunk):
+        start.wait()
+        for uuid in chunk:
+            store.joined(uuid, None)
+            store.stream_candidates()
+        for uuid in chunk[::2]:
+            store.left(uuid)
+
+    threads = [threading.Thread(target=caller, args=(legs[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(uuids(store)) == sorted(u for i in range(8) for u in legs[i::8][1::2])
+
+
+def test_a_leg_whose_hang_up_was_missed_expires_after_the_longest_call(store_for, monkeypatch):
+    store = store_for(quorum=2)
+    store.joined("leg-old", None)
+    store.set_streaming("leg-old")
+    later = time.time() + conference_store.LEG_LIFETIME + 1
+    monkeypatch.setattr(conference_store.time, "time", lambda: later)
+
+    assert uuids(store) == []
+    assert store.snapshot()["streaming_on"] is None
+    assert store.joined("leg-new", None) == "wait"  # the old leg no longer counts
+    assert uuids(store) == ["leg-new"]
+
+
+def test_the_longest_call_is_vonages_two_hours_plus_a_margin():
+    assert 7200 < conference_store.LEG_LIFETIME <= 7200 + 3600
+
+
+def test_the_live_legs_are_bounded_against_a_flood_of_fake_calls(store_for, monkeypatch):
+    monkeypatch.setattr(conference_store, "MAX_LEGS", 20)
+    store = store_for()
+
+    for n in range(25):
+        store.joined(f"leg-{n:02d}", None)
+
+    assert uuids(store) == [f"leg-{n:02d}" for n in range(5, 25)]
+
+
+def test_a_healthy_store_has_no_problem(store_for):
+    assert store_for().problem() is None
+
+
+# The store down: each backend's own ways of failing.
+
+
+def test_redis_stopped_gives_a_store_error_naming_it_then_serves_again(redis_server, redis_url):
+    store = open_store(redis_url, CONF)
+    store.joined("leg-1", None)
+    redis_server.stop()
+
+    started = time.monotonic()
+    with pytest.raises(StoreError) as failed:
+        store.joined("leg-2", None)
+    took = time.monotonic() - started
+
+    assert took < 1
+    assert str(failed.value).startswith(f"the conference store at {redis_url} failed (")
+    assert str(failed.value).endswith("check that Redis is running and reachable, and STATE_URL")
+    assert redis_url in store.problem()
+    redis_server.start()  # an empty Redis: no persistence in the tests
+    assert store.joined("leg-3", None) == "join"  # the same object, no restart
+    assert store.problem() is None
+
+
+def test_redis_that_hangs_gives_a_store_error_within_a_second_then_serves_again(
+    redis_server, redis_url
+):
+    store = open_store(redis_url, CONF)
+    store.joined("leg-1", None)
+    redis_server.pause()
+    try:
+        for operation in (lambda: store.joined("leg-2", None), store.snapshot, store.problem):
+            started = time.monotonic()
+            try:
+                problem = operation()
+            except StoreError as error:
+                problem = str(error)
+            took = time.monotonic() - started
+            assert took < 1
+            assert f"the conference store at {redis_url} did not answer within 0.5 s" in problem
+    finally:
+        redis_server.resume()
+
+    # Redis had received the join before it froze, and carries it out once it resumes: the
+    # leg is recorded late rather than lost.
+    assert uuids(store) == ["leg-1", "leg-2"]
+    assert store.joined("leg-3", None) == "join"
+
+
+def test_an_sqlite_file_locked_by_a_hung_process_gives_a_store_error_within_a_second(tmp_path):
+    url = f"sqlite:///{tmp_path}/conference.sqlite3"
+    store = open_store(url, CONF)
+    store.joined("leg-1", None)
+    hung = sqlite3.connect(tmp_path / "conference.sqlite3", isolation_level=None)
+    hung.execute("BEGIN EXCLUSIVE")  # a process that took the write lock and froze
+
+    started = time.monotonic()
+    with pytest.raises(StoreError) as failed:
+        store.joined("leg-2", None)
+    took = time.monotonic() - started
+
+    assert took < 1
+    assert str(failed.value).startswith(f"the conference store {url} ({tmp_path}/")
+    assert "database is locked" in str(failed.value)
+    assert store.problem() is not None
+    hung.execute("ROLLBACK")
+    hung.close()
+    assert store.joined("leg-2", None) == "join"
+    assert uuids(store) == ["leg-1", "leg-2"]
+
+
+def test_an_sqlite_file_in_a_folder_that_does_not_exist_cannot_be_opened(tmp_path):
+    url = f"sqlite:///{tmp_path}/no/such/folder/conference.sqlite3"
+
+    with pytest.raises(StoreError) as failed:
+        open_store(url, CONF)
+
+    assert "unable to open database file" in str(failed.value)
+    assert "check that its folder exists and this user may write there" in str(failed.value)
+
+
+def test_a_redis_that_cannot_be_reached_at_start_is_reported_within_ten_seconds(monkeypatch):
+    monkeypatch.setattr(conference_store, "STARTUP_WAIT", 1)
+    url = "redis://:hunter2-secret@127.0.0.1:9/0"
+
+    started = time.monotonic()
+    with pytest.raises(StoreError) as failed:
+        open_store(url, CONF)
+
+    assert time.monotonic() - started < 10
+    assert "redis://:***@127.0.0.1:9/0" in str(failed.value)
+    assert "hunter2" not in str(failed.value)
+
+
+def test_the_default_waits_for_a_redis_that_starts_up_at_most_ten_seconds():
+    assert conference_store.STARTUP_WAIT + 2 * conference_store.OPERATION_TIMEOUT < 10
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///conference.sqlite3",
+        "sqlite:////var/lib/vonage/conference.sqlite3",
+        "redis://localhost:6379/0",
+        "redis://:secret@redis.internal:6380/2",
+        "rediss://default:secret@cache.example.com:6380",
+    ],
+)
+def test_a_state_url_of_each_supported_form_is_accepted(url):
+    assert conference_store.check_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("postgres://localhost/db", "give sqlite:///conference.sqlite3 (the default: a file)"),
+        ("sqlite://conference.sqlite3", "sqlite:////absolute/path.sqlite3"),
+        ("sqlite:///", "sqlite:////absolute/path.sqlite3"),
+        ("redis://", "name the Redis host"),
+        ("redis://localhost:port/0", "the port must be a number"),
+        ("redis://localhost:6379/zero", "the database is a number"),
+        ("conference.sqlite3", "give sqlite:///conference.sqlite3"),
+    ],
+)
+def test_a_state_url_of_another_form_is_refused_saying_what_is_allowed(url, fragment):
+    with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        conference_store.check_url(url)
+
+
+def test_a_relative_sqlite_path_is_in_the_project_folder():
+    assert conference_store.sqlite_path("sqlite:///conference.sqlite3") == (
+        conference_store.PROJECT_DIR / "conference.sqlite3"
+    )
+    assert str(conference_store.sqlite_path("sqlite:////tmp/x.sqlite3")) == "/tmp/x.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:s3cret@host:6379/0", "redis://:***@host:6379/0"),
+        ("rediss://default:s3cret@host:6380", "rediss://default:***@host:6380"),
+        ("redis://host:6379/0", "redis://host:6379/0"),
+        ("sqlite:///conference.sqlite3", "sqlite:///conference.sqlite3"),
+    ],
+)
+def test_a_password_in_the_state_url_is_never_shown(url, shown):
+    assert conference_store.masked(url) == shown
