@@ -104,6 +104,12 @@ class Server:
         self.output.seek(0)
         return self.output.read()
 
+    def kill(self):
+        """`kill -9`: the process ends at once, with no chance to tidy up."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+        return self.stop()
+
     def stop(self):
         """Stop the server (once) and return everything it printed."""
         if self.process.poll() is None:
