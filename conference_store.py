@@ -32,6 +32,9 @@ MAX_LEGS = 1000
 # A webhook must answer fast even when the store hangs: each store operation gives up after
 # this many seconds (Vonage drops a caller whose answer webhook takes 5 s).
 OPERATION_TIMEOUT = 0.5
+# After a failure, operations fail at once for this long instead of each waiting on a store that
+# is down (8 threads waiting 0.5 s each would serve 16 webhooks a second); then one tries again.
+RETRY_AFTER = 1.0
 # At start-up, a store that is still starting (a Redis container beside ours) gets this long.
 STARTUP_WAIT = 8
 
@@ -101,6 +104,18 @@ class ConferenceStore:
     def __init__(self, url, conference, quorum=None):
         self.url, self.conference, self.quorum = url, conference, quorum
         self.where = masked(url)
+        self._down_until, self._failure = 0.0, None
+
+    def _attempt(self, operation, *args):
+        """Run one operation on the store. After a failure, fail at once for RETRY_AFTER
+        seconds rather than make every webhook wait for a store that is down."""
+        if time.monotonic() < self._down_until:
+            raise StoreError(self._failure)
+        try:
+            return operation(*args)
+        except StoreError as error:
+            self._down_until, self._failure = time.monotonic() + RETRY_AFTER, str(error)
+            raise
 
     def joined(self, uuid, caller, host=None):
         """Record a new leg and return how it joins: "join", "wait" or "start".
@@ -122,8 +137,22 @@ class ConferenceStore:
         once, without the legs older than LEG_LIFETIME."""
         raise NotImplementedError
 
+    def first_or_same(self, token, signed_request, max_age):
+        """True if the signed webhook token `token` is new, or was seen in the last `max_age`
+        seconds for this very request (Vonage retrying it); False if it signed another."""
+        raise NotImplementedError
+
     def problem(self):
-        """Why the store cannot be used right now, or None: for /healthz."""
+        """Why the store cannot be used right now, or None: for /healthz. It always asks the
+        store itself, and its success ends a RETRY_AFTER pause at once."""
+        try:
+            self._check()
+        except StoreError as error:
+            return str(error)
+        self._down_until = 0.0
+        return None
+
+    def _check(self):
         raise NotImplementedError
 
     def close(self):
@@ -191,6 +220,12 @@ class SqliteStore(ConferenceStore):
             started INTEGER NOT NULL DEFAULT 0,
             streaming_on TEXT
         );
+        CREATE TABLE IF NOT EXISTS seen_tokens (
+            token TEXT PRIMARY KEY,
+            signed_request BLOB NOT NULL,
+            seen REAL NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS seen_tokens_by_age ON seen_tokens (seen);
     """
     KEEP_CONNECTIONS = 16
 
@@ -232,10 +267,17 @@ class SqliteStore(ConferenceStore):
         return StoreError(f"the conference store {self.where} failed ({text}): {what}")
 
     def _write(self, work):
-        """Run `work(db)` in one write transaction; StoreError if it cannot."""
+        """`work(db)` in one write transaction, which other processes wait for."""
+        return self._attempt(self._transaction, "BEGIN IMMEDIATE", work)
+
+    def _read(self, work):
+        """`work(db)` in one read transaction: one consistent view of every table."""
+        return self._attempt(self._transaction, "BEGIN", work)
+
+    def _transaction(self, begin, work):
         with self._connection() as db:
             try:
-                db.execute("BEGIN IMMEDIATE")
+                db.execute(begin)
                 try:
                     result = work(db)
                 except BaseException:
@@ -319,33 +361,40 @@ class SqliteStore(ConferenceStore):
         self._write(record)
 
     def _state(self, now):
-        with self._connection() as db:
-            try:
-                db.execute("BEGIN")  # one read transaction: one consistent view of both tables
-                try:
-                    rows = db.execute(
-                        "SELECT uuid, caller, since, role, host FROM legs"
-                        " WHERE conference = ? AND since >= ? ORDER BY since, rowid",
-                        (self.conference, now - LEG_LIFETIME),
-                    ).fetchall()
-                    row = db.execute(
-                        "SELECT started, streaming_on FROM conferences WHERE name = ?",
-                        (self.conference,),
-                    ).fetchone()
-                finally:
-                    db.execute("COMMIT")
-            except sqlite3.Error as error:
-                raise self._error(error) from None
+        def read(db):
+            rows = db.execute(
+                "SELECT uuid, caller, since, role, host FROM legs"
+                " WHERE conference = ? AND since >= ? ORDER BY since, rowid",
+                (self.conference, now - LEG_LIFETIME),
+            ).fetchall()
+            row = db.execute(
+                "SELECT started, streaming_on FROM conferences WHERE name = ?", (self.conference,)
+            ).fetchone()
+            return rows, row
+
+        rows, row = self._read(read)
         legs = [dict(zip(("uuid", "from", "since", "role", "host"), r, strict=True)) for r in rows]
         started, streaming_on = row if row else (0, None)
         return legs, bool(started), streaming_on
 
-    def problem(self):
-        try:
-            self._write(lambda db: None)  # takes and frees the write lock: can we write now?
-        except StoreError as error:
-            return str(error)
-        return None
+    def first_or_same(self, token, signed_request, max_age):
+        now = time.time()
+
+        def check(db):
+            db.execute("DELETE FROM seen_tokens WHERE seen < ?", (now - max_age,))
+            seen = db.execute(
+                "SELECT signed_request FROM seen_tokens WHERE token = ?", (token,)
+            ).fetchone()
+            if seen:
+                return seen[0] == signed_request
+            db.execute("INSERT INTO seen_tokens VALUES (?, ?, ?)", (token, signed_request, now))
+            return True
+
+        return self._write(check)
+
+    def _check(self):
+        # Takes and frees the write lock: can we write now?
+        self._transaction("BEGIN IMMEDIATE", lambda db: None)
 
     def close(self):
         idle, self._idle = self._idle, []
@@ -424,6 +473,12 @@ elseif redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
   redis.call('HSET', KEYS[3], 'streaming_on', ARGV[1])
 end
 """
+_FIRST_OR_SAME = """
+local seen = redis.call('GET', KEYS[1])
+if seen then return seen == ARGV[1] and 1 or 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
 _STATE = """
 local uuids = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[1], '+inf')
 local legs = {}
@@ -460,12 +515,15 @@ class RedisStore(ConferenceStore):
         )
         prefix = f"vonage-audio-stream:{conference}:"
         self.keys = [prefix + "legs", prefix + "order", prefix + "meta"]
-        scripts = (_JOIN, _LEAVE, _SET_STREAMING, _STATE)
-        self._join, self._leave, self._set, self._read = map(self.client.register_script, scripts)
+        self.tokens_prefix = "vonage-audio-stream:seen-token:"
+        scripts = (_JOIN, _LEAVE, _SET_STREAMING, _STATE, _FIRST_OR_SAME)
+        self._join, self._leave, self._set, self._read, self._first = map(
+            self.client.register_script, scripts
+        )
         deadline = time.monotonic() + STARTUP_WAIT
         while True:
             try:
-                self._run(self.client.ping)
+                self._check()
                 break
             except StoreError:
                 if time.monotonic() > deadline:
@@ -473,6 +531,9 @@ class RedisStore(ConferenceStore):
                 time.sleep(0.25)
 
     def _run(self, command, *args, **kwargs):
+        return self._attempt(self._call, command, args, kwargs)
+
+    def _call(self, command, args, kwargs):
         try:
             return command(*args, **kwargs)
         except self._errors as error:
@@ -506,12 +567,12 @@ class RedisStore(ConferenceStore):
         )
         return [json.loads(leg) for leg in legs if leg], started == "1", streaming_on
 
-    def problem(self):
-        try:
-            self._run(self.client.ping)
-        except StoreError as error:
-            return str(error)
-        return None
+    def first_or_same(self, token, signed_request, max_age):
+        key = self.tokens_prefix + token
+        return bool(self._run(self._first, keys=[key], args=[signed_request, max_age]))
+
+    def _check(self):
+        self._call(self.client.ping, (), {})
 
     def close(self):
         self.client.close()

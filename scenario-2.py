@@ -75,7 +75,12 @@ def create_app(settings=None):
     # The live legs, the leg the music plays on and the quorum round, in STATE_URL's store, so
     # they outlive this process and are shared by every process serving this number.
     conference = open_conference(settings)
-    webhooks.configure(app, settings.signature_secret, health_problem=conference.problem)
+    webhooks.configure(
+        app,
+        settings.signature_secret,
+        health_problem=conference.problem,
+        shared_tokens=conference,  # a replayed webhook is refused by every process
+    )
     # Each caller gets one of three NCCOs: serialised once here, not per request (see bench/).
     nccos = {
         role: app.json.response(answer_ncco(settings, role)).get_data()

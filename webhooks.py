@@ -14,6 +14,8 @@ from vonage_jwt.errors import VonageVerifyJwtError
 from vonage_jwt.verify_jwt import verify_signature
 from werkzeug.exceptions import HTTPException
 
+from conference_store import StoreError
+
 # Calls that are over: Vonage sends no more events for the leg after one of these.
 # https://developer.vonage.com/en/voice/voice-api/webhook-reference#event-webhook
 FINAL_STATUSES = frozenset(
@@ -140,15 +142,27 @@ class SeenTokens:
     A GET webhook's `payload_hash` covers no query string, so a captured token could be sent
     again with other fields. A token is accepted again only for the very same request (as when
     Vonage retries a webhook), never for another one.
+
+    With a `shared` store (scenario 2's), every process that shares it remembers the same
+    tokens, so a replay is refused by any of them; if the store fails, this process's memory
+    still refuses replays sent to it.
     """
 
     MAX = 10_000  # tokens remembered at most; older ones have expired anyway
 
-    def __init__(self):
+    def __init__(self, shared=None, logger=None):
         self._seen = {}  # token -> (digest of the request it signed, first seen at)
         self._lock = threading.Lock()
+        self.shared, self.logger = shared, logger
 
     def first_or_same(self, token, signed_request):
+        """True if `token` is new, or was seen for this very request; False for a replay."""
+        token = hashlib.sha256(token.encode()).hexdigest()
+        if self.shared is not None:
+            try:
+                return self.shared.first_or_same(token, signed_request, TOKEN_MAX_AGE)
+            except StoreError as error:
+                self.logger.warning("replays are checked in this process only: %s", error)
         now = time.monotonic()
         with self._lock:
             seen = self._seen.get(token)
@@ -173,14 +187,15 @@ HEALTH_PATH = "/healthz"
 QUIET_HEALTH_CHECKS = QuietHealthChecks()
 
 
-def configure(app, signature_secret=None, health_problem=None):
+def configure(app, signature_secret=None, health_problem=None, shared_tokens=None):
     """The same for both scenarios: body limit, signed webhooks, JSON errors, INFO logging, and
     a health check at /healthz.
 
-    `health_problem()` returns why the server cannot do its job, or None when it can.
+    `health_problem()` returns why the server cannot do its job, or None when it can;
+    `shared_tokens` is a store that remembers signed tokens for every process (SeenTokens).
     """
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    seen_tokens = SeenTokens()
+    seen_tokens = SeenTokens(shared_tokens, app.logger)
 
     @app.get(HEALTH_PATH, endpoint="healthz")
     def health():
@@ -198,7 +213,7 @@ def configure(app, signature_secret=None, health_problem=None):
         authorization = request.headers.get("Authorization")
         problem = signature_problem(signature_secret, authorization, body, request.args.to_dict())
         signed_request = hashlib.sha256(f"{request.method} {request.full_path}\n".encode() + body)
-        if not problem and not seen_tokens.first_or_same(authorization, signed_request.digest()):
+        if not problem and not seen_tokens.first_or_same(authorization, signed_request.hexdigest()):
             problem = "token reused for another request"
         if problem:
             app.logger.warning("refused %r from %s: %s", request.path, request.remote_addr, problem)

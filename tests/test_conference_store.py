@@ -225,6 +225,28 @@ def test_a_healthy_store_has_no_problem(store_for):
     assert store_for().problem() is None
 
 
+def test_a_signed_token_is_accepted_again_only_for_the_same_request_by_any_process(store_for):
+    one, two = store_for(), store_for()
+
+    first = one.first_or_same("token-a", "request-1", 300)
+    retried = two.first_or_same("token-a", "request-1", 300)
+    replayed = two.first_or_same("token-a", "request-2", 300)
+    other = one.first_or_same("token-b", "request-2", 300)
+
+    assert (first, retried, replayed, other) == (True, True, False, True)
+
+
+def test_a_signed_token_is_forgotten_once_it_is_too_old_to_be_accepted(store_for, monkeypatch):
+    store = store_for()
+    store.first_or_same("token-a", "request-1", 1)
+    later = time.time() + 2
+    monkeypatch.setattr(conference_store.time, "time", lambda: later)
+    if store.url.startswith("redis"):
+        time.sleep(2.1)  # Redis expires the key itself, on its own clock
+
+    assert store.first_or_same("token-a", "request-2", 1) is True
+
+
 # The store down: each backend's own ways of failing.
 
 
@@ -243,8 +265,8 @@ def test_redis_stopped_gives_a_store_error_naming_it_then_serves_again(redis_ser
     assert str(failed.value).endswith("check that Redis is running and reachable, and STATE_URL")
     assert redis_url in store.problem()
     redis_server.start()  # an empty Redis: no persistence in the tests
-    assert store.joined("leg-3", None) == "join"  # the same object, no restart
-    assert store.problem() is None
+    assert store.problem() is None  # a health probe finds it back...
+    assert store.joined("leg-3", None) == "join"  # ...and the same object serves, no restart
 
 
 def test_redis_that_hangs_gives_a_store_error_within_a_second_then_serves_again(
@@ -268,6 +290,7 @@ def test_redis_that_hangs_gives_a_store_error_within_a_second_then_serves_again(
 
     # Redis had received the join before it froze, and carries it out once it resumes: the
     # leg is recorded late rather than lost.
+    assert store.problem() is None
     assert uuids(store) == ["leg-1", "leg-2"]
     assert store.joined("leg-3", None) == "join"
 
@@ -290,8 +313,31 @@ def test_an_sqlite_file_locked_by_a_hung_process_gives_a_store_error_within_a_se
     assert store.problem() is not None
     hung.execute("ROLLBACK")
     hung.close()
+    assert store.problem() is None
     assert store.joined("leg-2", None) == "join"
     assert uuids(store) == ["leg-1", "leg-2"]
+
+
+def test_after_a_failure_the_store_is_not_asked_again_for_a_moment_then_it_is(
+    redis_server, redis_url, monkeypatch
+):
+    monkeypatch.setattr(conference_store, "RETRY_AFTER", 0.3)
+    store = open_store(redis_url, CONF)
+    redis_server.pause()
+    try:
+        with pytest.raises(StoreError) as first:
+            store.joined("leg-1", None)  # waits OPERATION_TIMEOUT
+        started = time.monotonic()
+        with pytest.raises(StoreError) as second:
+            store.snapshot()
+        fail_fast = time.monotonic() - started
+    finally:
+        redis_server.resume()
+
+    assert fail_fast < 0.05  # a webhook is not held up by a store known to be down
+    assert str(second.value) == str(first.value)
+    time.sleep(0.3)
+    assert uuids(store) == ["leg-1"]  # asked again: Redis did the join when it woke up
 
 
 def test_an_sqlite_file_in_a_folder_that_does_not_exist_cannot_be_opened(tmp_path):

@@ -5,6 +5,7 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import jwt
 import pytest
 import requests
 from conftest import APPLICATION_ID
@@ -97,7 +98,7 @@ def test_when_redis_comes_back_the_same_app_serves_normally(redis_app, redis_ser
 
     redis_server.start()  # empty: the tests' Redis keeps nothing on disk
 
-    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/healthz").get_json() == {"status": "ok"}  # the probe finds it back
     assert role_of(client.get("/webhooks/answer?uuid=leg-2").get_json()) == "wait"
     assert [leg["uuid"] for leg in client.get("/status").get_json()["legs"]] == ["leg-2"]
 
@@ -121,6 +122,7 @@ def test_an_sqlite_store_locked_by_a_hung_process_never_drops_a_caller(app2, set
     assert (answer.status_code, answer.get_json(), took < 1) == (200, JOIN, True)
     assert ended.status_code == 503 and "database is locked" in ended.get_json()["error"]
     assert health.status_code == 503
+    assert client.get("/healthz").status_code == 200  # the lock is gone
     assert (
         client.post("/webhooks/event", json={"uuid": "leg-1", "status": "completed"}).status_code
         == 200
@@ -257,8 +259,8 @@ def test_a_process_whose_redis_hangs_answers_callers_within_a_second_and_recover
     assert ended.status_code == 503
     assert state.status_code == 503 and redis_url in state.json()["error"]
     assert health.status_code == 503
-    assert hang_up(server, "leg-1").status_code == 200  # Vonage's retry, once Redis is back
     assert requests.get(f"{server.base}/healthz", timeout=5).status_code == 200
+    assert hang_up(server, "leg-1").status_code == 200  # Vonage's retry, once Redis is back
     printed = server.stop()
     assert "Traceback" not in printed
     assert f"leg leg-2 joins unrecorded: the conference store at {redis_url}" in printed
@@ -337,3 +339,20 @@ def test_the_default_store_is_a_file_in_the_project_folder_named_in_the_banner(
 
     assert f"state in the SQLite file {project}/conference.sqlite3" in printed
     assert (project / "conference.sqlite3").exists()
+
+
+def test_a_signed_webhook_replayed_to_another_process_is_refused(serve_scenario_2, store_setting):
+    secret = "a-signature-secret-of-32-chars-or-more"
+    one, two = (serve_scenario_2(VONAGE_SIGNATURE_SECRET=secret, **store_setting) for _ in "12")
+    fields = {"uuid": "leg-1", "from": "447700900001"}
+    # A GET token without payload_hash covers no field: only replay protection stops its reuse.
+    claims = {"iat": int(time.time()), "application_id": APPLICATION_ID}
+    signed = {"Authorization": "Bearer " + jwt.encode(claims, secret, algorithm="HS256")}
+
+    first = requests.get(f"{one.base}/webhooks/answer", params=fields, headers=signed, timeout=5)
+    retried = requests.get(f"{two.base}/webhooks/answer", params=fields, headers=signed, timeout=5)
+    forged = {**fields, "uuid": "leg-666"}
+    replayed = requests.get(f"{two.base}/webhooks/answer", params=forged, headers=signed, timeout=5)
+
+    assert [r.status_code for r in (first, retried, replayed)] == [200, 200, 401]
+    assert "token reused for another request" in two.stop()
