@@ -215,6 +215,8 @@ class SqliteStore(ConferenceStore):
             host TEXT,
             PRIMARY KEY (conference, uuid)
         );
+        -- Oldest first: for expiry, the cap and /status, without reading every leg.
+        CREATE INDEX IF NOT EXISTS legs_by_age ON legs (conference, since);
         CREATE TABLE IF NOT EXISTS conferences (
             name TEXT PRIMARY KEY,
             started INTEGER NOT NULL DEFAULT 0,
