@@ -181,7 +181,10 @@ def create_app(settings=None):
                 continue
             except (VonageError, requests.RequestException) as error:
                 return fail(*voice_api.explain(error, voice.http_client.api_host, "start"))
-            conference.set_streaming(uuid)
+            try:
+                conference.set_streaming(uuid)
+            except conference_store.StoreError as error:  # say what did happen
+                return fail(503, f"the music plays on leg {uuid}, but it was not recorded: {error}")
             app.logger.info("streaming %s into leg %s", settings.stream_url, uuid)
             return jsonify(
                 message="streaming into the conference", uuid=uuid, stream_url=settings.stream_url
@@ -207,7 +210,10 @@ def create_app(settings=None):
             return fail(409, "Vonage has no stream on that call any more: nothing to stop")
         except (VonageError, requests.RequestException) as error:
             return fail(*voice_api.explain(error, voice.http_client.api_host, "stop"))
-        conference.set_streaming(None)
+        try:
+            conference.set_streaming(None)
+        except conference_store.StoreError as error:  # say what did happen
+            return fail(503, f"the music stopped on leg {uuid}, but it was not recorded: {error}")
         app.logger.info("stopped the stream on leg %s", uuid)
         return jsonify(message="stopped the stream", uuid=uuid)
 

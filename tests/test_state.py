@@ -356,3 +356,26 @@ def test_a_signed_webhook_replayed_to_another_process_is_refused(serve_scenario_
 
     assert [r.status_code for r in (first, retried, replayed)] == [200, 200, 401]
     assert "token reused for another request" in two.stop()
+
+
+def test_music_that_started_but_could_not_be_recorded_says_so(app2, settings2, requests_mock):
+    client = app2.test_client()
+    client.get("/webhooks/answer?uuid=leg-1")
+    hung = sqlite3.connect(config.conference_store.sqlite_path(settings2.state_url))
+    hung.isolation_level = None
+
+    def started_then_the_store_hangs(request, context):
+        hung.execute("BEGIN EXCLUSIVE")
+        return {"message": "Stream started", "uuid": "leg-1"}
+
+    requests_mock.put(f"{API}/leg-1/stream", json=started_then_the_store_hangs)
+    try:
+        response = client.get("/stream")
+    finally:
+        hung.execute("ROLLBACK")
+        hung.close()
+
+    assert response.status_code == 503
+    assert response.get_json()["error"].startswith(
+        "the music plays on leg leg-1, but it was not recorded: the conference store sqlite:///"
+    )
