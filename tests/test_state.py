@@ -294,7 +294,6 @@ def test_gunicorn_with_two_workers_shows_one_conference_from_every_worker(
 def test_a_redis_that_cannot_be_reached_stops_start_up_with_one_line_within_10_seconds(
     project, key_file
 ):
-
     started = time.monotonic()
     result = run(
         project,
@@ -315,7 +314,6 @@ def test_a_redis_that_cannot_be_reached_stops_start_up_with_one_line_within_10_s
 
 
 def test_a_state_url_of_another_kind_stops_start_up_without_showing_its_password(project, key_file):
-
     result = run(
         project,
         "scenario-2.py",
