@@ -55,7 +55,8 @@ class Settings:
     quorum: int | None = None  # scenario 2: hold music until this many callers are in
     # Where Vonage reaches this server: PUBLIC_URL, else the Codespace's forwarded port.
     public_url: str | None = None
-    # Secrets: never printed (see __repr__), except the control token inside the owner's links.
+    # Secrets: never printed (see __repr__), except the control token in the owner's links on
+    # a terminal (see banner).
     signature_secret: str | None = None
     control_token: str | None = None
 
@@ -159,12 +160,18 @@ def startup(scenario, *, voice_api=False, browser=(), check_port=False):
         settings = replace(settings, host=cli.params["host"], port=cli.params["port"])
     if check_port:
         exit_unless_can_listen(settings)
-    print(banner(settings, scenario, voice_api=voice_api, browser=browser), flush=True)
+    # A hosting platform keeps stdout in its logs: the owner's token goes only to a terminal.
+    terminal = sys.stdout.isatty()
+    text = banner(settings, scenario, voice_api=voice_api, browser=browser, terminal=terminal)
+    print(text, flush=True)
     return settings
 
 
-def banner(settings, scenario, *, voice_api=False, browser=()):
-    """The startup text: the webhook URLs to paste, the pages to open, the settings in effect."""
+def banner(settings, scenario, *, voice_api=False, browser=(), terminal=False):
+    """The startup text: the webhook URLs to paste, the pages to open, the settings in effect.
+
+    Only when `terminal` is true do the links carry CONTROL_TOKEN itself, so they can be clicked.
+    """
     host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
     base = settings.public_url or f"http://{host}:{settings.port}"
     lines = [
@@ -175,8 +182,15 @@ def banner(settings, scenario, *, voice_api=False, browser=()):
     ]
     if browser:
         lines.append("Open in your browser:")
-        token = f"?token={settings.control_token}" if settings.control_token else ""
+        token = ""
+        if settings.control_token:
+            token = f"?token={settings.control_token if terminal else '<CONTROL_TOKEN>'}"
         lines += [f"  {base}{path}{token}  ({what})" for what, path in browser]
+        if token and not terminal:
+            lines.append(
+                "  <CONTROL_TOKEN> is your CONTROL_TOKEN, from .env or the environment: not "
+                "printed here, as this output is not a terminal and may be kept in a log."
+            )
     if not settings.public_url:
         lines.append(
             "Vonage needs a public HTTPS URL to reach these: run in a GitHub Codespace, or start"

@@ -92,11 +92,12 @@ def project(tmp_path):
 @pytest.fixture
 def serve(project):
     """Start `python *command` ("{port}" in it is the free port) with settings in its
-    environment; stopped after the test."""
+    environment, its output to a file (or, with `terminal=True`, a terminal); stopped after the
+    test."""
     servers = []
 
-    def start(*command, **settings):
-        servers.append(Server(project, command, settings))
+    def start(*command, terminal=False, **settings):
+        servers.append(Server(project, command, settings, terminal=terminal))
         return servers[-1]
 
     yield start

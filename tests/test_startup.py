@@ -176,3 +176,46 @@ def test_a_host_that_is_not_this_machine_is_named_with_its_fix(project):
 
     assert result.returncode == 2
     assert result.stderr.startswith("HOST='no such host' is not an address of this machine")
+
+
+TOKEN = "startup-owner-token-0123456789"
+
+
+def test_when_the_output_is_not_a_terminal_the_banner_masks_the_control_token(serve, key_file):
+    server = serve(
+        "scenario-2.py",
+        VONAGE_APPLICATION_ID=APPLICATION_ID,
+        VONAGE_PRIVATE_KEY=str(key_file),
+        CONTROL_TOKEN=TOKEN,
+    )
+    requests.get(server.base + "/status", params={"token": TOKEN}, timeout=5)
+
+    printed = server.stop()
+
+    assert TOKEN not in printed
+    lines = printed.splitlines()
+    assert f"  {server.base}/?token=<CONTROL_TOKEN>  (the control page)" in lines
+    assert any(line.startswith("  <CONTROL_TOKEN> is your CONTROL_TOKEN") for line in lines)
+
+
+def test_in_a_terminal_the_banner_links_carry_the_token_and_the_access_log_still_hides_it(
+    serve, key_file
+):
+    server = serve(
+        "scenario-2.py",
+        terminal=True,
+        VONAGE_APPLICATION_ID=APPLICATION_ID,
+        VONAGE_PRIVATE_KEY=str(key_file),
+        CONTROL_TOKEN=TOKEN,
+    )
+    requests.get(server.base + "/status", params={"token": TOKEN}, timeout=5)
+
+    lines = server.stop().splitlines()
+
+    assert [line for line in lines if TOKEN in line] == [
+        f"  {server.base}/?token={TOKEN}  (the control page)",
+        f"  {server.base}/stream?token={TOKEN}  (play music into the conference)",
+        f"  {server.base}/stream/stop?token={TOKEN}  (stop the music)",
+    ]
+    assert any('"GET /status?token=<hidden> HTTP/1.1" 200' in line for line in lines)
+    assert "<CONTROL_TOKEN>" not in "\n".join(lines)
