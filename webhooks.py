@@ -121,7 +121,7 @@ def _signed_payloads(body, query):
 
 
 class HideTokens(logging.Filter):
-    """Keep `?token=...` (CONTROL_TOKEN in the owner's links) out of the server's access log."""
+    """Keep `?token=...` (CONTROL_TOKEN in the owner's links) out of the servers' access logs."""
 
     def filter(self, record):
         message = record.getMessage()
@@ -214,3 +214,5 @@ def configure(app, signature_secret=None, health_problem=None):
     access_log = logging.getLogger("werkzeug")  # the development server's
     access_log.addFilter(HIDE_TOKENS)
     access_log.addFilter(QUIET_HEALTH_CHECKS)
+    # Gunicorn writes no access log unless asked (--access-logfile), but platforms often ask.
+    logging.getLogger("gunicorn.access").addFilter(HIDE_TOKENS)
