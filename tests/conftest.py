@@ -82,10 +82,12 @@ def conference(app2):
 
 @pytest.fixture
 def project(tmp_path):
-    """A copy of the scripts with no .env and no private.key, like a fresh clone."""
+    """A copy of the scripts, templates and static files with no .env and no private.key, like
+    a fresh clone."""
     for name in SCRIPTS:
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    shutil.copytree(ROOT / "static", tmp_path / "static")
     return tmp_path
 
 
