@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import logging
+import mimetypes
 import re
 import threading
 import time
@@ -172,10 +173,26 @@ class QuietHealthChecks(logging.Filter):
 HEALTH_PATH = "/healthz"
 QUIET_HEALTH_CHECKS = QuietHealthChecks()
 
+# What an HTML page of ours (the control page) may do: run its own script and stylesheet from
+# static/, fetch from this server, show its `data:` favicon (which spares a request for
+# /favicon.ico); nothing inline, no plugins, forms, <base> or other origins, and no framing.
+PAGE_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "img-src data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
 
 def configure(app, signature_secret=None, health_problem=None):
-    """The same for both scenarios: body limit, signed webhooks, JSON errors, INFO logging, and
-    a health check at /healthz.
+    """The same for both scenarios: body limit, signed webhooks, JSON errors, protective
+    headers, INFO logging, and a health check at /healthz.
 
     `health_problem()` returns why the server cannot do its job, or None when it can.
     """
@@ -208,6 +225,22 @@ def configure(app, signature_secret=None, health_problem=None):
     @app.errorhandler(HTTPException)
     def http_error(error):
         return jsonify(error=error.description), error.code
+
+    @app.after_request
+    def protective_headers(response):
+        # No browser guesses a type: JSON holding a caller's name is never run as HTML.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+            response.headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors, for old
+            # The page's own URL holds ?token=...: it must not leave in a Referer header.
+            response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    # With nosniff, a browser refuses a script served as anything but JavaScript, and the
+    # type comes from the system's tables (on Windows, its registry, sometimes text/plain).
+    mimetypes.add_type("text/javascript", ".js")
+    mimetypes.add_type("text/css", ".css")
 
     if app.logger.level == logging.NOTSET:
         app.logger.setLevel(logging.INFO)
