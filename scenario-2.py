@@ -148,7 +148,7 @@ def create_app(settings=None):
     """Build the webhook server; without `settings`, load them (as `flask --app` does)."""
     settings = settings or load_settings()
     app = Flask(__name__)
-    webhooks.configure(app, settings.signature_secret)
+    webhooks.configure(app, settings.signature_secret, trusted_proxies=settings.trusted_proxies)
     # Each caller gets one of three NCCOs: serialised once here, not per request (see bench/).
     nccos = {
         role: app.json.response(answer_ncco(settings, role)).get_data()

@@ -48,6 +48,8 @@ class Settings:
     conf_name: str = DEFAULT_CONF_NAME
     host: str = "localhost"
     port: int = 9000
+    # How many proxies in front of the server add X-Forwarded-For; 0: trust none of it.
+    trusted_proxies: int = 0
     application_id: str | None = None
     # The key as PKCS#8 PEM text, the only form the SDK takes as a string.
     private_key: str | None = None
@@ -96,6 +98,7 @@ def load(env, *, voice_api=False):
     take("STREAM_LOOP", "stream_loop", _loop)
     take("HOST", "host", str)
     take("PORT", "port", _port)
+    take("TRUSTED_PROXIES", "trusted_proxies", _proxies)
     take("PUBLIC_URL", "public_url", _public_url)
     secret = (env.get("VONAGE_SIGNATURE_SECRET") or "").strip()
     if secret:
@@ -230,6 +233,12 @@ def banner(settings, scenario, *, voice_api=False, browser=(), terminal=False):
         shown.append(
             "Voice API " + (settings.api_host or "in each call's region, else api.nexmo.com")
         )
+    if settings.trusted_proxies:
+        proxies = settings.trusted_proxies
+        shown.append(
+            f"callers' addresses from X-Forwarded-For ({proxies} "
+            + ("proxy)" if proxies == 1 else "proxies)")
+        )
     lines.append("Settings: " + ", ".join(shown))
     return "\n".join(lines)
 
@@ -302,6 +311,15 @@ def _loop(raw):
 def _port(raw):
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise ValueError("give a port number from 1 to 65535, such as 9000")
+    return int(raw)
+
+
+def _proxies(raw):
+    if not re.fullmatch(r"[0-9]+", raw):
+        raise ValueError(
+            "give how many proxies in front of this server add X-Forwarded-For: a whole "
+            "number, such as 1 behind one load balancer, or 0 for none"
+        )
     return int(raw)
 
 

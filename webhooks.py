@@ -14,6 +14,7 @@ from flask import abort, jsonify, request
 from vonage_jwt.errors import VonageVerifyJwtError
 from vonage_jwt.verify_jwt import verify_signature
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Calls that are over: Vonage sends no more events for the leg after one of these.
 # https://developer.vonage.com/en/voice/voice-api/webhook-reference#event-webhook
@@ -190,13 +191,19 @@ PAGE_POLICY = "; ".join(
 )
 
 
-def configure(app, signature_secret=None, health_problem=None):
+def configure(app, signature_secret=None, health_problem=None, trusted_proxies=0):
     """The same for both scenarios: body limit, signed webhooks, JSON errors, protective
-    headers, INFO logging, and a health check at /healthz.
+    headers, INFO logging, a health check at /healthz, and the caller's address behind proxies.
 
-    `health_problem()` returns why the server cannot do its job, or None when it can.
+    `health_problem()` returns why the server cannot do its job, or None when it can;
+    `trusted_proxies` is how many proxies in front of the server add X-Forwarded-For.
     """
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    if trusted_proxies:
+        # Each proxy appends the address it saw, so the caller's is the Nth from the right;
+        # anything further left the caller wrote, and is never read. Only the address: nothing
+        # here depends on the scheme or host a proxy would also forward.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=0)
     seen_tokens = SeenTokens()
 
     @app.get(HEALTH_PATH, endpoint="healthz")

@@ -30,6 +30,7 @@ def clean_env(**settings):
         "VONAGE_",
         "HOST",
         "PORT",
+        "TRUSTED_PROXIES",
         "PUBLIC_URL",
         "CONTROL_TOKEN",
         "CODESPACE",
