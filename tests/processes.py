@@ -119,7 +119,11 @@ class Server:
             self.process.terminate()
             self.process.wait(timeout=10)
         if self.terminal is not None:
-            return self._read_terminal()
+            shown = self._read_terminal()
+            if self.terminal >= 0:  # something else still holds the terminal open
+                os.close(self.terminal)
+                self.terminal = -1
+            return shown
         if not self.output.closed:
             self._printed = self.printed()
             self.output.close()

@@ -32,6 +32,14 @@ def secured_client(request, settings2):
     return module.create_app(settings).test_client()
 
 
+@pytest.fixture
+def client2_owned(scenario2, settings2):
+    """Scenario 2 with CONTROL_TOKEN set."""
+    return scenario2.create_app(
+        config.Settings(**{**vars(settings2), "control_token": TOKEN})
+    ).test_client()
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status"),
     [
@@ -71,14 +79,6 @@ def test_every_json_answer_of_scenario_2_forbids_type_sniffing(client2_owned, pa
     assert response.mimetype == "application/json"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert PAGE_ONLY.isdisjoint(response.headers.keys())
-
-
-@pytest.fixture
-def client2_owned(scenario2, settings2):
-    """Scenario 2 with CONTROL_TOKEN set."""
-    return scenario2.create_app(
-        config.Settings(**{**vars(settings2), "control_token": TOKEN})
-    ).test_client()
 
 
 def test_the_control_page_runs_only_its_own_files_cannot_be_framed_and_sends_no_referrer(
