@@ -29,7 +29,7 @@ def create_app(settings=None):
     """Build the webhook server; without `settings`, load them (as `flask --app` does)."""
     settings = settings or load_settings()
     app = Flask(__name__)
-    webhooks.configure(app, settings.signature_secret)
+    webhooks.configure(app, settings.signature_secret, trusted_proxies=settings.trusted_proxies)
     # The same NCCO for every call: serialised once here, not on every request (see bench/).
     ncco_json = app.json.response(answer_ncco(settings)).get_data()
 

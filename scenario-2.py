@@ -80,6 +80,7 @@ def create_app(settings=None):
         settings.signature_secret,
         health_problem=conference.problem,
         shared_tokens=conference,  # a replayed webhook is refused by every process
+        trusted_proxies=settings.trusted_proxies,
     )
     # Each caller gets one of three NCCOs: serialised once here, not per request (see bench/).
     nccos = {

@@ -50,6 +50,8 @@ class Settings:
     conf_name: str = DEFAULT_CONF_NAME
     host: str = "localhost"
     port: int = 9000
+    # How many proxies in front of the server add X-Forwarded-For; 0: trust none of it.
+    trusted_proxies: int = 0
     application_id: str | None = None
     # The key as PKCS#8 PEM text, the only form the SDK takes as a string.
     private_key: str | None = None
@@ -59,7 +61,8 @@ class Settings:
     state_url: str = conference_store.DEFAULT_URL
     # Where Vonage reaches this server: PUBLIC_URL, else the Codespace's forwarded port.
     public_url: str | None = None
-    # Secrets: never printed (see __repr__), except the control token inside the owner's links.
+    # Secrets: never printed (see __repr__), except the control token in the owner's links on
+    # a terminal (see banner).
     signature_secret: str | None = None
     control_token: str | None = None
 
@@ -100,6 +103,7 @@ def load(env, *, voice_api=False):
     take("STREAM_LOOP", "stream_loop", _loop)
     take("HOST", "host", str)
     take("PORT", "port", _port)
+    take("TRUSTED_PROXIES", "trusted_proxies", _proxies)
     take("PUBLIC_URL", "public_url", _public_url)
     secret = (env.get("VONAGE_SIGNATURE_SECRET") or "").strip()
     if secret:
@@ -166,12 +170,18 @@ def startup(scenario, *, voice_api=False, browser=(), check_port=False):
         settings = replace(settings, host=cli.params["host"], port=cli.params["port"])
     if check_port:
         exit_unless_can_listen(settings)
-    print(banner(settings, scenario, voice_api=voice_api, browser=browser), flush=True)
+    # A hosting platform keeps stdout in its logs: the owner's token goes only to a terminal.
+    terminal = sys.stdout.isatty()
+    text = banner(settings, scenario, voice_api=voice_api, browser=browser, terminal=terminal)
+    print(text, flush=True)
     return settings
 
 
-def banner(settings, scenario, *, voice_api=False, browser=()):
-    """The startup text: the webhook URLs to paste, the pages to open, the settings in effect."""
+def banner(settings, scenario, *, voice_api=False, browser=(), terminal=False):
+    """The startup text: the webhook URLs to paste, the pages to open, the settings in effect.
+
+    Only when `terminal` is true do the links carry CONTROL_TOKEN itself, so they can be clicked.
+    """
     host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
     base = settings.public_url or f"http://{host}:{settings.port}"
     lines = [
@@ -182,8 +192,15 @@ def banner(settings, scenario, *, voice_api=False, browser=()):
     ]
     if browser:
         lines.append("Open in your browser:")
-        token = f"?token={settings.control_token}" if settings.control_token else ""
+        token = ""
+        if settings.control_token:
+            token = f"?token={settings.control_token if terminal else '<CONTROL_TOKEN>'}"
         lines += [f"  {base}{path}{token}  ({what})" for what, path in browser]
+        if token and not terminal:
+            lines.append(
+                "  <CONTROL_TOKEN> is your CONTROL_TOKEN, from .env or the environment: not "
+                "printed here, as this output is not a terminal and may be kept in a log."
+            )
     if not settings.public_url:
         lines.append(
             "Vonage needs a public HTTPS URL to reach these: run in a GitHub Codespace, or start"
@@ -224,6 +241,12 @@ def banner(settings, scenario, *, voice_api=False, browser=()):
             "Voice API " + (settings.api_host or "in each call's region, else api.nexmo.com")
         )
         shown.append("state in " + state_place(settings.state_url))
+    if settings.trusted_proxies:
+        proxies = settings.trusted_proxies
+        shown.append(
+            f"callers' addresses from X-Forwarded-For ({proxies} "
+            + ("proxy)" if proxies == 1 else "proxies)")
+        )
     lines.append("Settings: " + ", ".join(shown))
     return "\n".join(lines)
 
@@ -315,6 +338,15 @@ def _loop(raw):
 def _port(raw):
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise ValueError("give a port number from 1 to 65535, such as 9000")
+    return int(raw)
+
+
+def _proxies(raw):
+    if not re.fullmatch(r"[0-9]+", raw):
+        raise ValueError(
+            "give how many proxies in front of this server add X-Forwarded-For: a whole "
+            "number, such as 1 behind one load balancer, or 0 for none"
+        )
     return int(raw)
 
 

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import logging
+import mimetypes
 import re
 import threading
 import time
@@ -13,6 +14,7 @@ from flask import abort, jsonify, request
 from vonage_jwt.errors import VonageVerifyJwtError
 from vonage_jwt.verify_jwt import verify_signature
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from conference_store import StoreError
 
@@ -123,7 +125,7 @@ def _signed_payloads(body, query):
 
 
 class HideTokens(logging.Filter):
-    """Keep `?token=...` (CONTROL_TOKEN in the owner's links) out of the server's access log."""
+    """Keep `?token=...` (CONTROL_TOKEN in the owner's links) out of the servers' access logs."""
 
     def filter(self, record):
         message = record.getMessage()
@@ -186,15 +188,39 @@ class QuietHealthChecks(logging.Filter):
 HEALTH_PATH = "/healthz"
 QUIET_HEALTH_CHECKS = QuietHealthChecks()
 
+# What an HTML page of ours (the control page) may do: run its own script and stylesheet from
+# static/, fetch from this server, show its `data:` favicon (which spares a request for
+# /favicon.ico); nothing inline, no plugins, forms, <base> or other origins, and no framing.
+PAGE_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "img-src data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
 
-def configure(app, signature_secret=None, health_problem=None, shared_tokens=None):
-    """The same for both scenarios: body limit, signed webhooks, JSON errors, INFO logging, and
-    a health check at /healthz.
+
+def configure(
+    app, signature_secret=None, health_problem=None, trusted_proxies=0, shared_tokens=None
+):
+    """The same for both scenarios: body limit, signed webhooks, JSON errors, protective
+    headers, INFO logging, a health check at /healthz, and the caller's address behind proxies.
 
     `health_problem()` returns why the server cannot do its job, or None when it can;
+    `trusted_proxies` is how many proxies in front of the server add X-Forwarded-For;
     `shared_tokens` is a store that remembers signed tokens for every process (SeenTokens).
     """
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    if trusted_proxies:
+        # Each proxy appends the address it saw, so the caller's is the Nth from the right;
+        # anything further left the caller wrote, and is never read. Only the address: nothing
+        # here depends on the scheme or host a proxy would also forward.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=0)
     seen_tokens = SeenTokens(shared_tokens, app.logger)
 
     @app.get(HEALTH_PATH, endpoint="healthz")
@@ -224,8 +250,26 @@ def configure(app, signature_secret=None, health_problem=None, shared_tokens=Non
     def http_error(error):
         return jsonify(error=error.description), error.code
 
+    @app.after_request
+    def protective_headers(response):
+        # No browser guesses a type: JSON holding a caller's name is never run as HTML.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+            response.headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors, for old
+            # The page's own URL holds ?token=...: it must not leave in a Referer header.
+            response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    # With nosniff, a browser refuses a script served as anything but JavaScript, and the
+    # type comes from the system's tables (on Windows, its registry, sometimes text/plain).
+    mimetypes.add_type("text/javascript", ".js")
+    mimetypes.add_type("text/css", ".css")
+
     if app.logger.level == logging.NOTSET:
         app.logger.setLevel(logging.INFO)
     access_log = logging.getLogger("werkzeug")  # the development server's
     access_log.addFilter(HIDE_TOKENS)
     access_log.addFilter(QUIET_HEALTH_CHECKS)
+    # Gunicorn writes no access log unless asked (--access-logfile), but platforms often ask.
+    logging.getLogger("gunicorn.access").addFilter(HIDE_TOKENS)

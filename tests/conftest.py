@@ -99,21 +99,24 @@ def streaming_on(conference):
 
 @pytest.fixture
 def project(tmp_path):
-    """A copy of the scripts with no .env and no private.key, like a fresh clone."""
+    """A copy of the scripts, templates and static files with no .env and no private.key, like
+    a fresh clone."""
     for name in SCRIPTS:
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    shutil.copytree(ROOT / "static", tmp_path / "static")
     return tmp_path
 
 
 @pytest.fixture
 def serve(project):
     """Start `python *command` ("{port}" in it is the free port) with settings in its
-    environment; stopped after the test."""
+    environment, its output to a file (or, with `terminal=True`, a terminal); stopped after the
+    test."""
     servers = []
 
-    def start(*command, **settings):
-        servers.append(Server(project, command, settings))
+    def start(*command, terminal=False, **settings):
+        servers.append(Server(project, command, settings, terminal=terminal))
         return servers[-1]
 
     yield start

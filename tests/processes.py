@@ -1,6 +1,7 @@
 """Run the project's servers as real processes, the way a user starts them."""
 
 import os
+import select
 import shutil
 import signal
 import socket
@@ -32,6 +33,7 @@ def clean_env(**settings):
         "VONAGE_",
         "HOST",
         "PORT",
+        "TRUSTED_PROXIES",
         "PUBLIC_URL",
         "CONTROL_TOKEN",
         "CODESPACE",
@@ -64,24 +66,34 @@ def run(project, script, **settings):
 
 
 class Server:
-    """A script or server command running as its own process on a free loopback port."""
+    """A script or server command running as its own process on a free loopback port.
 
-    def __init__(self, project, command, settings):
+    Its output goes to a file, as on a hosting platform that keeps it; with `terminal`, to a
+    pseudo-terminal instead, as when a user types the command in one.
+    """
+
+    def __init__(self, project, command, settings, terminal=False):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         defaults = {"HOST": "127.0.0.1", "PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
         env = clean_env(**{**defaults, **settings})
         command = [part.format(port=self.port) for part in command]
-        # A file, not a pipe: a chatty server must never block on a full pipe.
-        self.output = (project / f"server-{self.port}.log").open("w+")
+        self.terminal = None
+        if terminal:
+            import pty  # Unix only, so imported only here
+
+            self.terminal, screen = pty.openpty()
+            self._shown = b""
+            streams = {"stdin": screen, "stdout": screen, "stderr": screen}
+        else:
+            # A file, not a pipe: a chatty server must never block on a full pipe.
+            self.output = (project / f"server-{self.port}.log").open("w+")
+            streams = {"stdout": self.output, "stderr": subprocess.STDOUT}
         self.process = subprocess.Popen(
-            [sys.executable, *command],
-            cwd=project,
-            env=env,
-            stdout=self.output,
-            stderr=subprocess.STDOUT,
-            text=True,
+            [sys.executable, *command], cwd=project, env=env, text=True, **streams
         )
+        if terminal:
+            os.close(screen)  # the server holds it now; we read the other end
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -98,6 +110,8 @@ class Server:
 
     def printed(self):
         """Everything the server has printed so far."""
+        if self.terminal is not None:
+            return self._read_terminal()
         if self.output.closed:
             return self._printed
         self.output.flush()
@@ -115,10 +129,30 @@ class Server:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+        if self.terminal is not None:
+            shown = self._read_terminal()
+            if self.terminal >= 0:  # something else still holds the terminal open
+                os.close(self.terminal)
+                self.terminal = -1
+            return shown
         if not self.output.closed:
             self._printed = self.printed()
             self.output.close()
         return self._printed
+
+    def _read_terminal(self):
+        """What reached the terminal so far, with the terminal's \r\n line ends made \n."""
+        while self.terminal >= 0 and select.select([self.terminal], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(self.terminal, 65536)
+            except OSError:  # EIO: the server has exited and closed the terminal
+                chunk = b""
+            if not chunk:
+                os.close(self.terminal)
+                self.terminal = -1
+                break
+            self._shown += chunk
+        return self._shown.decode(errors="replace").replace("\r\n", "\n")
 
 
 class RedisServer:

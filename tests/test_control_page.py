@@ -122,3 +122,79 @@ def test_without_the_token_the_page_is_refused(browser, server):
 
     assert response.status == 401
     page.close()
+
+
+def watch_for_trouble(page):
+    """What shows a page breaking its own policy, as a list that fills while the page runs:
+    `securitypolicyviolation` events, console errors and warnings, and uncaught script errors.
+
+    Playwright's init script and binding are not the page's own code: its policy does not apply
+    to them, so they see every violation from the first byte, on every load.
+    """
+    trouble = []
+    page.expose_function("reportViolation", lambda what: trouble.append(f"CSP: {what}"))
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (event) => "
+        "reportViolation(event.effectiveDirective + ' blocked ' + event.blockedURI));"
+    )
+    page.on(
+        "console",
+        lambda message: (
+            trouble.append(f"console {message.type}: {message.text}")
+            if message.type in ("error", "warning")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda error: trouble.append(f"script error: {error}"))
+    return trouble
+
+
+def test_the_page_works_under_its_security_policy_without_a_single_violation(
+    browser, server, fake_api
+):
+    server.get("/webhooks/answer?uuid=leg-1&from=447700900001")
+    page = browser.new_page()
+    trouble = watch_for_trouble(page)
+
+    response = page.goto(f"{server.base}/?token={TOKEN}")
+
+    assert "script-src 'self'" in response.headers["content-security-policy"]  # it is enforced
+    sync_api.expect(page.locator("#legs tr")).to_have_count(1)  # the script ran and fetched
+    # ...and the stylesheet applied: the buttons have their rounded corners.
+    assert page.evaluate("getComputedStyle(document.querySelector('#play')).borderRadius") != "0px"
+    page.reload()
+    sync_api.expect(page.locator("#legs tr")).to_have_count(1)
+    with page.expect_response(f"{server.base}/status", timeout=8000):
+        pass  # the page's own refresh, every 3 seconds
+    page.get_by_role("button", name="Play music").click()
+    sync_api.expect(page.locator("#result")).to_have_text(
+        "streaming into the conference (leg leg-1)"
+    )
+    page.get_by_role("button", name="Stop").click()
+    sync_api.expect(page.locator("#result")).to_have_text("stopped the stream (leg leg-1)")
+    sync_api.expect(page.locator("#music")).to_have_text("not playing")
+
+    assert trouble == []
+    assert [method for method, *_ in fake_api.requests] == ["PUT", "DELETE"]
+    page.close()
+
+
+def test_a_script_injected_into_the_page_does_not_run_and_is_reported(browser, server):
+    page = browser.new_page()
+    trouble = watch_for_trouble(page)
+    page.goto(f"{server.base}/?token={TOKEN}")
+    sync_api.expect(page.locator("#empty")).to_be_visible()
+
+    # What a cross-site-scripting hole would do: add an inline script to the page.
+    page.evaluate(
+        "() => { const s = document.createElement('script');"
+        " s.textContent = 'window.injected = true'; document.body.append(s); }"
+    )
+
+    assert page.evaluate("window.injected") is None
+    for _ in range(50):  # the report reaches us through the browser's event loop
+        if "CSP: script-src-elem blocked inline" in trouble:
+            break
+        page.wait_for_timeout(100)
+    assert "CSP: script-src-elem blocked inline" in trouble
+    page.close()

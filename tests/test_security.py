@@ -174,13 +174,38 @@ def test_webhooks_never_need_the_control_token(owned):
     )
 
 
-def test_printed_control_links_carry_the_token(settings2):
+def test_on_a_terminal_the_printed_control_links_carry_the_token(settings2):
+    settings = config.Settings(**{**vars(settings2), "control_token": TOKEN})
+
+    text = config.banner(
+        settings, "Scenario 2", voice_api=True, browser=[("play", "/stream")], terminal=True
+    )
+
+    assert f"  http://localhost:9000/stream?token={TOKEN}  (play)" in text.splitlines()
+    assert "<CONTROL_TOKEN>" not in text
+    assert "set CONTROL_TOKEN" not in text
+
+
+def test_elsewhere_the_printed_control_links_mask_the_token_and_say_where_it_is(settings2):
     settings = config.Settings(**{**vars(settings2), "control_token": TOKEN})
 
     text = config.banner(settings, "Scenario 2", voice_api=True, browser=[("play", "/stream")])
 
-    assert f"  http://localhost:9000/stream?token={TOKEN}  (play)" in text.splitlines()
+    assert TOKEN not in text
+    lines = text.splitlines()
+    assert "  http://localhost:9000/stream?token=<CONTROL_TOKEN>  (play)" in lines
+    assert (
+        "  <CONTROL_TOKEN> is your CONTROL_TOKEN, from .env or the environment: not printed "
+        "here, as this output is not a terminal and may be kept in a log."
+    ) in lines
     assert "set CONTROL_TOKEN" not in text
+
+
+def test_without_a_control_token_the_links_have_nothing_to_mask(settings2):
+    text = config.banner(settings2, "Scenario 2", voice_api=True, browser=[("play", "/stream")])
+
+    assert "  http://localhost:9000/stream  (play)" in text.splitlines()
+    assert "<CONTROL_TOKEN>" not in text
 
 
 def test_banner_says_once_when_webhooks_are_not_verified(settings2):

@@ -9,6 +9,8 @@ import requests
 from conftest import APPLICATION_ID
 from processes import clean_env, run
 
+TOKEN = "startup-owner-token-0123456789"
+
 
 def test_scenario_1_serves_with_no_configuration_and_prints_the_urls_first(serve):
     server = serve("scenario-1.py")
@@ -70,6 +72,31 @@ def test_gunicorn_serves_scenario_2_as_one_process_with_threads(serve, key_file)
     assert printed.count("Scenario 2: in the Vonage dashboard") == 1
     assert "Using worker: gthread" in printed
     assert printed.count("Booting worker") == 1
+
+
+def test_gunicorns_access_log_hides_the_control_token_in_the_link_and_the_referer(serve, key_file):
+    server = serve(
+        "-m",
+        "gunicorn",
+        "--access-logfile",
+        "-",
+        "scenario-2:create_app()",
+        VONAGE_APPLICATION_ID=APPLICATION_ID,
+        VONAGE_PRIVATE_KEY=str(key_file),
+        CONTROL_TOKEN=TOKEN,
+    )
+    requests.get(
+        server.base + "/status",
+        params={"token": TOKEN},
+        headers={"Referer": f"{server.base}/?token={TOKEN}"},
+        timeout=5,
+    )
+
+    printed = server.stop()
+
+    assert TOKEN not in printed
+    assert '"GET /status?token=<hidden> HTTP/1.1" 200' in printed  # the log is there
+    assert f'"{server.base}/?token=<hidden>"' in printed
 
 
 def test_gunicorn_stops_with_status_2_on_a_bad_setting_instead_of_rebooting(project):
@@ -176,3 +203,43 @@ def test_a_host_that_is_not_this_machine_is_named_with_its_fix(project):
 
     assert result.returncode == 2
     assert result.stderr.startswith("HOST='no such host' is not an address of this machine")
+
+
+def test_when_the_output_is_not_a_terminal_the_banner_masks_the_control_token(serve, key_file):
+    server = serve(
+        "scenario-2.py",
+        VONAGE_APPLICATION_ID=APPLICATION_ID,
+        VONAGE_PRIVATE_KEY=str(key_file),
+        CONTROL_TOKEN=TOKEN,
+    )
+    requests.get(server.base + "/status", params={"token": TOKEN}, timeout=5)
+
+    printed = server.stop()
+
+    assert TOKEN not in printed
+    lines = printed.splitlines()
+    assert f"  {server.base}/?token=<CONTROL_TOKEN>  (the control page)" in lines
+    assert any(line.startswith("  <CONTROL_TOKEN> is your CONTROL_TOKEN") for line in lines)
+
+
+def test_in_a_terminal_the_banner_links_carry_the_token_and_the_access_log_still_hides_it(
+    serve, key_file
+):
+    server = serve(
+        "scenario-2.py",
+        terminal=True,
+        VONAGE_APPLICATION_ID=APPLICATION_ID,
+        VONAGE_PRIVATE_KEY=str(key_file),
+        CONTROL_TOKEN=TOKEN,
+    )
+    requests.get(server.base + "/status", params={"token": TOKEN}, timeout=5)
+
+    lines = server.stop().splitlines()
+
+    assert [line for line in lines if TOKEN in line] == [
+        f"  {server.base}/?token={TOKEN}  (the control page)",
+        f"  {server.base}/stream?token={TOKEN}  (play music into the conference)",
+        f"  {server.base}/stream/stop?token={TOKEN}  (stop the music)",
+    ]
+    assert any('"GET /status?token=<hidden> HTTP/1.1" 200' in line for line in lines)
+    assert "<CONTROL_TOKEN>" not in "\n".join(lines)
