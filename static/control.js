@@ -5,6 +5,7 @@
 const token = new URLSearchParams(location.search).get("token");
 const headers = token ? { Authorization: "Bearer " + token } : {};
 const $ = (id) => document.getElementById(id);
+let stateUnreadable = false; // is the message shown "Could not read the conference state"?
 
 function cell(label, text, className) {
   const td = document.createElement("td");
@@ -34,14 +35,17 @@ async function refresh() {
     $("count").textContent = state.legs.length +
       (state.waiting_for_quorum ? " (on hold until " + state.quorum + " are in)" : "");
     $("music").textContent = state.streaming_on ? "playing on " + state.streaming_on : "not playing";
+    if (stateUnreadable) show("", ""); // the store is back: the message no longer holds
   } catch (error) {
     show("error", "Could not read the conference state: " + error.message);
+    stateUnreadable = true;
   }
 }
 
 function show(kind, text) {
   $("result").className = kind;
   $("result").textContent = text;
+  stateUnreadable = false;
 }
 
 async function control(path, button) {

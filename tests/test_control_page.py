@@ -198,3 +198,26 @@ def test_a_script_injected_into_the_page_does_not_run_and_is_reported(browser, s
         page.wait_for_timeout(100)
     assert "CSP: script-src-elem blocked inline" in trouble
     page.close()
+
+
+def test_the_page_says_which_store_is_down_and_recovers_when_it_is_back(
+    browser, serve_scenario_2, redis_server, redis_url
+):
+    server = serve_scenario_2(CONTROL_TOKEN=TOKEN, STATE_URL=redis_url)
+    server.get("/webhooks/answer?uuid=leg-1&from=447700900001")
+    page = open_page(browser, server)
+    sync_api.expect(page.locator("#legs tr")).to_have_count(1)
+
+    redis_server.pause()
+    try:
+        sync_api.expect(page.locator("#result")).to_have_text(
+            f"Could not read the conference state: the conference store at {redis_url} did not"
+            " answer within 0.5 s: check that Redis is running and reachable, and STATE_URL",
+            timeout=8000,
+        )
+    finally:
+        redis_server.resume()
+
+    sync_api.expect(page.locator("#result")).to_be_empty(timeout=8000)
+    sync_api.expect(page.locator("#legs tr")).to_have_count(1)
+    page.close()
