@@ -98,7 +98,8 @@ class ConferenceStore:
     plays on, and its quorum round.
 
     A leg is {"uuid", "from", "since", "role", "host"}. A backend implements `joined`, `left`,
-    `set_streaming`, `_state` and `problem`; the rest is derived here from one consistent read.
+    `set_streaming`, `first_or_same`, `_state` and `_check`, each through `_attempt`; the reads
+    are derived here from one consistent `_state`.
     """
 
     def __init__(self, url, conference, quorum=None):
@@ -428,7 +429,8 @@ class _Borrowed:
             self.db.close()
 
 
-# Redis: each change is one Lua script, which Redis runs atomically. Keys, per conference:
+# Redis: each change is one Lua script, which Redis runs atomically (_JOIN counts roles as
+# ConferenceStore._role does, inside Redis). Keys, per conference:
 # legs (hash uuid -> leg as JSON), order (sorted set uuid -> since), meta (hash: started,
 # streaming_on).
 _JOIN = """
