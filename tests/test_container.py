@@ -49,7 +49,7 @@ def require_tools():
     search = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"
     missing = [name for name in TOOLS if shutil.which(name, path=search) is None]
     if missing:
-        problem = f"{', '.join(missing)} not installed (sudo apt-get install {' '.join(TOOLS)})"
+        problem = f"{', '.join(missing)} not installed (sudo apt-get install {' '.join(missing)})"
     elif os.geteuid() != 0:
         problem = "making the base image and building with chroot isolation need root"
     else:
