@@ -186,11 +186,11 @@ def write_private_key(folder):
 
 def server_environment(key_file, fake):
     """This environment, with every project variable set, and nothing that changes Flask or
-    Gunicorn from what the README runs (FLASK_DEBUG, GUNICORN_CMD_ARGS)."""
+    Gunicorn from what the README runs (FLASK_DEBUG, GUNICORN_CMD_ARGS, WEB_CONCURRENCY)."""
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("FLASK_") and name != "GUNICORN_CMD_ARGS"
+        if not name.startswith("FLASK_") and name not in ("GUNICORN_CMD_ARGS", "WEB_CONCURRENCY")
     }
     env.update(dict.fromkeys(PROJECT_VARIABLES, ""))
     env.update(

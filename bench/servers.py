@@ -28,7 +28,6 @@ PROJECT_VARIABLES = (
     "HOST",
     "PORT",
     "STATE_URL",
-    "WEB_CONCURRENCY",
 )
 
 START_TIMEOUT = 20  # seconds; far beyond the 1.5 s target, so only a broken server hits it
