@@ -36,7 +36,7 @@ OPERATION_TIMEOUT = 0.5
 # is down (8 threads waiting 0.5 s each would serve 16 webhooks a second); then one tries again.
 RETRY_AFTER = 1.0
 # At start-up, a store that is still starting (a Redis container beside ours) gets this long.
-STARTUP_WAIT = 8
+STARTUP_WAIT = 5
 
 
 class StoreError(Exception):
