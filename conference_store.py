@@ -14,6 +14,7 @@ password) and what to check; the routes turn it into a clear status, and never d
 import json
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,6 +42,10 @@ STARTUP_WAIT = 5
 
 class StoreError(Exception):
     """The store could not be reached, did not answer in time, or failed; says which and why."""
+
+
+class StoreBusy(StoreError):
+    """This process's own requests kept the store busy too long: it is not down."""
 
 
 def check_url(raw):
@@ -114,6 +119,8 @@ class ConferenceStore:
             raise StoreError(self._failure)
         try:
             return operation(*args)
+        except StoreBusy:
+            raise
         except StoreError as error:
             self._down_until, self._failure = time.monotonic() + RETRY_AFTER, str(error)
             raise
@@ -236,7 +243,7 @@ class SqliteStore(ConferenceStore):
         super().__init__(url, conference, quorum)
         self.path = sqlite_path(url)
         self.where = f"{self.where} ({self.path})"
-        self._idle, self._pid = [], os.getpid()
+        self._idle, self._writing, self._pid = [], threading.Lock(), os.getpid()
         try:
             with self._connection() as db:
                 db.execute("PRAGMA journal_mode=WAL")
@@ -271,7 +278,27 @@ class SqliteStore(ConferenceStore):
 
     def _write(self, work):
         """`work(db)` in one write transaction, which other processes wait for."""
-        return self._attempt(self._transaction, "BEGIN IMMEDIATE", work)
+        return self._attempt(self._serialised, work)
+
+    def _serialised(self, work):
+        # This process's threads take turns here, first come first served, so only one of them
+        # at a time waits on SQLite's own lock: its busy handler sleeps in steps of up to 100 ms
+        # and favours no one, so 64 threads there would time each other out.
+        self._forked()
+        if not self._writing.acquire(timeout=OPERATION_TIMEOUT):
+            raise StoreBusy(
+                f"the conference store {self.where} is busy: this process waited over "
+                f"{OPERATION_TIMEOUT} s for its turn to write; try again"
+            )
+        try:
+            return self._transaction("BEGIN IMMEDIATE", work)
+        finally:
+            self._writing.release()
+
+    def _forked(self):
+        """After a fork (Gunicorn's workers), the parent's connections and lock are not ours."""
+        if self._pid != os.getpid():
+            self._idle, self._writing, self._pid = [], threading.Lock(), os.getpid()
 
     def _read(self, work):
         """`work(db)` in one read transaction: one consistent view of every table."""
@@ -397,7 +424,7 @@ class SqliteStore(ConferenceStore):
 
     def _check(self):
         # Takes and frees the write lock: can we write now?
-        self._transaction("BEGIN IMMEDIATE", lambda db: None)
+        self._serialised(lambda db: None)
 
     def close(self):
         idle, self._idle = self._idle, []
@@ -413,8 +440,7 @@ class _Borrowed:
 
     def __enter__(self):
         store = self.store
-        if store._pid != os.getpid():  # forked: the parent's connections are not ours to use
-            store._idle, store._pid = [], os.getpid()
+        store._forked()
         try:
             self.db = store._idle.pop()  # list.pop is atomic: no two threads get the same one
         except IndexError:
