@@ -48,6 +48,10 @@ class StoreBusy(StoreError):
     """This process's own requests kept the store busy too long: it is not down."""
 
 
+class StoreRefused(StoreError):
+    """The store answered, and said no (a wrong password): trying again will not help."""
+
+
 def check_url(raw):
     """The STATE_URL if the form is right, else ValueError saying what is allowed."""
     parts = urlsplit(raw)
@@ -535,6 +539,7 @@ class RedisStore(ConferenceStore):
         super().__init__(url, conference, quorum)
         self._errors = redis.RedisError
         self._timeout_errors = (redis.TimeoutError,)
+        self._refusals = (redis.AuthenticationError, redis.ResponseError)
         self.client = redis.Redis.from_url(
             url,
             socket_timeout=OPERATION_TIMEOUT,
@@ -555,6 +560,8 @@ class RedisStore(ConferenceStore):
             try:
                 self._check()
                 break
+            except StoreRefused:
+                raise
             except StoreError:
                 if time.monotonic() > deadline:
                     raise
@@ -570,10 +577,18 @@ class RedisStore(ConferenceStore):
             raise self._error(error) from None
 
     def _error(self, error):
+        text = str(error).rstrip(".") or type(error).__name__
+        if isinstance(error, self._refusals):
+            if "authenticated" in text or "NOAUTH" in text:  # no password given
+                text = "it wants a password"
+            return StoreRefused(
+                f"the conference store at {self.where} refused us ({text}): put its password "
+                "in STATE_URL, as redis://:PASSWORD@host:port/db"
+            )
         if isinstance(error, self._timeout_errors):
             why = f"did not answer within {OPERATION_TIMEOUT} s"
         else:
-            why = f"failed ({str(error).rstrip('.') or type(error).__name__})"
+            why = f"failed ({text})"
         return StoreError(
             f"the conference store at {self.where} {why}: check that Redis is running and "
             "reachable, and STATE_URL"

@@ -128,8 +128,9 @@ def create_app(settings=None):
                     uuid, webhooks.text(call, "from"), webhooks.region_host(call)
                 )
             except conference_store.StoreError as error:
-                # Never drop a caller for our bookkeeping: they join, unrecorded.
-                app.logger.warning("leg %s joins unrecorded: %s", uuid, error)
+                # Never drop a caller for our bookkeeping: they join, maybe unrecorded (a store
+                # that hangs may still record them when it wakes).
+                app.logger.warning("leg %s joins without the store's word: %s", uuid, error)
             # DEBUG, not INFO: a log line per answer costs a third of the webhook's speed under
             # load (bench/); the access log and the event log already show each call.
             app.logger.debug("leg %s joined %s (%s)", uuid, settings.conf_name, role)

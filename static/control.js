@@ -39,6 +39,7 @@ async function refresh() {
   } catch (error) {
     show("error", "Could not read the conference state: " + error.message);
     stateUnreadable = true;
+    $("empty").hidden = true; // unknown, not empty: the callers shown last may still be on
   }
 }
 

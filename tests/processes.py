@@ -162,8 +162,8 @@ class RedisServer:
     host); `stop()` ends it; `start()` starts it again on the same port with the same data.
     """
 
-    def __init__(self, folder):
-        self.folder, self.port = folder, free_port()
+    def __init__(self, folder, *options):
+        self.folder, self.port, self.options = folder, free_port(), options
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = None
         self.start()
@@ -176,6 +176,7 @@ class RedisServer:
             "--dir", str(self.folder),
             "--save", "",  # the tests need no snapshot on disk
             "--appendonly", "no",
+            *self.options,
         ]  # fmt: skip
         log = (self.folder / "redis.log").open("a")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -185,7 +186,7 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                     sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
+                    if sock.recv(16).startswith((b"+PONG", b"-NOAUTH")):  # up, maybe locked
                         return
             except OSError:
                 time.sleep(0.05)

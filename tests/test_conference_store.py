@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from processes import RedisServer
 
 import conference_store
 from conference_store import StoreError, open_store
@@ -416,3 +417,28 @@ def test_a_relative_sqlite_path_is_in_the_project_folder():
 )
 def test_a_password_in_the_state_url_is_never_shown(url, shown):
     assert conference_store.masked(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [("", "it wants a password"), (":wrong-password@", "invalid username-password pair")],
+)
+def test_a_redis_that_refuses_our_password_is_reported_at_once_saying_where_it_goes(
+    tmp_path, password, reason
+):
+    server = RedisServer(tmp_path, "--requirepass", "the-right-password")
+    url = f"redis://{password}127.0.0.1:{server.port}/0"
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError) as failed:
+            open_store(url, CONF)
+        took = time.monotonic() - started
+    finally:
+        server.stop()
+
+    assert took < 2  # no point waiting: it answered
+    assert str(failed.value) == (
+        f"the conference store at {conference_store.masked(url)} refused us ({reason}"
+        + (" or user is disabled" if password else "")
+        + "): put its password in STATE_URL, as redis://:PASSWORD@host:port/db"
+    )
