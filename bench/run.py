@@ -199,6 +199,7 @@ def server_environment(key_file, fake):
         VONAGE_API_HOST=fake.host,
         REQUESTS_CA_BUNDLE=str(fake.ca_file),  # how scenario 2 trusts the fake's certificate
         NO_PROXY="127.0.0.1",
+        WEB_CONCURRENCY="1",  # gunicorn.conf.py's default, said here: Gunicorn refuses it empty
     )
     return env
 

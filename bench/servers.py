@@ -14,8 +14,10 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Every variable the scenarios read (settings.py). Each is set in the server's environment,
-# which wins over .env, so a developer's .env cannot change what is measured (empty = default).
+# Every variable the scenarios and gunicorn.conf.py read (settings.py). Each is set in the
+# server's environment, which wins over .env, so a developer's .env cannot change what is
+# measured (empty = default; run.py sets WEB_CONCURRENCY, which Gunicorn itself also reads and
+# would refuse empty).
 PROJECT_VARIABLES = (
     "STREAM_URL",
     "STREAM_LEVEL",
@@ -25,6 +27,9 @@ PROJECT_VARIABLES = (
     "VONAGE_APPLICATION_ID",
     "VONAGE_PRIVATE_KEY",
     "VONAGE_API_HOST",
+    "VONAGE_SIGNATURE_SECRET",
+    "CONTROL_TOKEN",
+    "QUORUM",
     "HOST",
     "PORT",
     "STATE_URL",
