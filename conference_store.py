@@ -186,6 +186,9 @@ class SqliteStore(ConferenceStore):
             host TEXT,
             PRIMARY KEY (conference, uuid)
         );
+        -- Each answer forgets legs past LEG_LIFETIME and, at MAX_LEGS, the oldest one: with
+        -- this index each is a seek, not a scan and sort of every live leg (bench/).
+        CREATE INDEX IF NOT EXISTS legs_by_age ON legs (conference, since);
         CREATE TABLE IF NOT EXISTS conferences (
             name TEXT PRIMARY KEY,
             started INTEGER NOT NULL DEFAULT 0,
