@@ -14,6 +14,7 @@ password) and what to check; the routes turn it into a clear status, and never d
 import json
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -172,8 +173,9 @@ class SqliteStore(ConferenceStore):
 
     WAL mode with `synchronous=NORMAL`: a committed leg survives the process being killed
     (`kill -9`); only a power cut can lose the last moments (https://sqlite.org/wal.html).
-    A few connections are kept for reuse, never shared by two threads at once, and never
-    carried across a fork (Gunicorn builds the app before forking its workers).
+    A few connections are kept for reads, never shared by two threads at once; each process
+    writes through one connection of its own, one thread at a time. None is carried across a
+    fork (Gunicorn builds the app before forking its workers).
     """
 
     SCHEMA = """
@@ -202,6 +204,7 @@ class SqliteStore(ConferenceStore):
         self.path = sqlite_path(url)
         self.where = f"{self.where} ({self.path})"
         self._idle, self._pid = [], os.getpid()
+        self._writing, self._writer = threading.Lock(), None
         try:
             with self._connection() as db:
                 db.execute("PRAGMA journal_mode=WAL")
@@ -235,10 +238,26 @@ class SqliteStore(ConferenceStore):
         return StoreError(f"the conference store {self.where} failed ({text}): {what}")
 
     def _write(self, work):
-        """Run `work(db)` in one write transaction; StoreError if it cannot."""
-        with self._connection() as db:
+        """Run `work(db)` in one write transaction; StoreError if it cannot within
+        OPERATION_TIMEOUT.
+
+        This process's threads write one at a time, through its one write connection: a
+        thread waits on a lock, which hands over at once, instead of each polling SQLite's
+        lock (under load, SQLite's busy handler left some waiting past the timeout while
+        others wrote, and their callers joined unrecorded: bench/).
+        """
+        deadline = time.monotonic() + OPERATION_TIMEOUT
+        self._in_this_process()
+        writing = self._writing
+        if not writing.acquire(timeout=OPERATION_TIMEOUT):
+            raise self._error(sqlite3.OperationalError("database is locked"))
+        try:
+            if self._writer is None:
+                self._writer = self._connect()
+                self._writer.execute("PRAGMA busy_timeout = 0")  # _begin_immediate waits
+            db = self._writer
             try:
-                db.execute("BEGIN IMMEDIATE")
+                self._begin_immediate(db, deadline)
                 try:
                     result = work(db)
                 except BaseException:
@@ -250,6 +269,29 @@ class SqliteStore(ConferenceStore):
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise self._error(error) from None
+            finally:
+                if db.in_transaction:  # could not even roll back: start afresh next time
+                    self._writer = None
+                    db.close()
+        finally:
+            writing.release()
+
+    @staticmethod
+    def _begin_immediate(db, deadline):
+        """BEGIN IMMEDIATE, tried again every 0.1 to 1 ms while another process holds the
+        write lock, until `deadline`. SQLite's own busy handler sleeps 1, 2, 5, 10 and up to
+        100 ms between tries, so a writer could keep missing the moments the lock was free."""
+        pause = 0.0001
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                busy = "locked" in str(error) or "busy" in str(error)
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.001)
 
     def joined(self, uuid, caller, host=None):
         now = time.time()
@@ -350,7 +392,15 @@ class SqliteStore(ConferenceStore):
             return str(error)
         return None
 
+    def _in_this_process(self):
+        if self._pid != os.getpid():  # forked: the parent's connections are not ours to use
+            self._idle, self._pid = [], os.getpid()
+            self._writing, self._writer = threading.Lock(), None
+
     def close(self):
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
         idle, self._idle = self._idle, []
         for db in idle:
             db.close()
@@ -364,8 +414,7 @@ class _Borrowed:
 
     def __enter__(self):
         store = self.store
-        if store._pid != os.getpid():  # forked: the parent's connections are not ours to use
-            store._idle, store._pid = [], os.getpid()
+        store._in_this_process()
         try:
             self.db = store._idle.pop()  # list.pop is atomic: no two threads get the same one
         except IndexError:
