@@ -196,6 +196,25 @@ class SqliteStore(ConferenceStore):
             started INTEGER NOT NULL DEFAULT 0,
             streaming_on TEXT
         );
+        -- How many legs each conference has, kept by SQLite on every insert and delete, so
+        -- that an answer reads one number instead of counting up to MAX_LEGS legs (bench/).
+        CREATE TABLE IF NOT EXISTS leg_counts (
+            conference TEXT PRIMARY KEY,
+            live INTEGER NOT NULL
+        );
+        CREATE TRIGGER IF NOT EXISTS leg_added AFTER INSERT ON legs BEGIN
+            INSERT INTO leg_counts VALUES (NEW.conference, 1)
+            ON CONFLICT (conference) DO UPDATE SET live = live + 1;
+        END;
+        CREATE TRIGGER IF NOT EXISTS leg_removed AFTER DELETE ON legs BEGIN
+            UPDATE leg_counts SET live = live - 1 WHERE conference = OLD.conference;
+        END;
+    """
+    # At each start, under the write lock: the counts from the legs themselves (a file from
+    # before leg_counts has legs and no counts); from then on the triggers keep them.
+    RECOUNT = """
+        DELETE FROM leg_counts;
+        INSERT INTO leg_counts SELECT conference, count(*) FROM legs GROUP BY conference;
     """
     KEEP_CONNECTIONS = 16
 
@@ -207,8 +226,11 @@ class SqliteStore(ConferenceStore):
         self._writing, self._writer = threading.Lock(), None
         try:
             with self._connection() as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(self.SCHEMA)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(f"BEGIN IMMEDIATE; {self.SCHEMA} {self.RECOUNT} COMMIT;")
+                except sqlite3.Error as error:
+                    raise self._error(error) from None
         finally:
             self.close()
 
@@ -306,9 +328,10 @@ class SqliteStore(ConferenceStore):
                 "DELETE FROM legs WHERE conference = ? AND since < ?",
                 (self.conference, now - LEG_LIFETIME),
             )
-            live = db.execute(
-                "SELECT count(*) FROM legs WHERE conference = ?", (self.conference,)
-            ).fetchone()[0]
+            row = db.execute(
+                "SELECT live FROM leg_counts WHERE conference = ?", (self.conference,)
+            ).fetchone()
+            live = row[0] if row else 0
             row = db.execute(
                 "SELECT started FROM conferences WHERE name = ?", (self.conference,)
             ).fetchone()
