@@ -213,8 +213,9 @@ class SqliteStore(ConferenceStore):
 
     WAL mode with `synchronous=NORMAL`: a committed leg survives the process being killed
     (`kill -9`); only a power cut can lose the last moments (https://sqlite.org/wal.html).
-    A few connections are kept for reuse, never shared by two threads at once, and never
-    carried across a fork (Gunicorn builds the app before forking its workers).
+    A few connections are kept for reads, never shared by two threads at once; each process
+    writes through one connection of its own, one thread at a time. None is carried across a
+    fork (Gunicorn builds the app before forking its workers).
     """
 
     SCHEMA = """
@@ -227,13 +228,27 @@ class SqliteStore(ConferenceStore):
             host TEXT,
             PRIMARY KEY (conference, uuid)
         );
-        -- Oldest first: for expiry, the cap and /status, without reading every leg.
+        -- Each answer forgets legs past LEG_LIFETIME and, at MAX_LEGS, the oldest one: with
+        -- this index each is a seek, not a scan and sort of every live leg (bench/).
         CREATE INDEX IF NOT EXISTS legs_by_age ON legs (conference, since);
         CREATE TABLE IF NOT EXISTS conferences (
             name TEXT PRIMARY KEY,
             started INTEGER NOT NULL DEFAULT 0,
             streaming_on TEXT
         );
+        -- How many legs each conference has, kept by SQLite on every insert and delete, so
+        -- that an answer reads one number instead of counting up to MAX_LEGS legs (bench/).
+        CREATE TABLE IF NOT EXISTS leg_counts (
+            conference TEXT PRIMARY KEY,
+            live INTEGER NOT NULL
+        );
+        CREATE TRIGGER IF NOT EXISTS leg_added AFTER INSERT ON legs BEGIN
+            INSERT INTO leg_counts VALUES (NEW.conference, 1)
+            ON CONFLICT (conference) DO UPDATE SET live = live + 1;
+        END;
+        CREATE TRIGGER IF NOT EXISTS leg_removed AFTER DELETE ON legs BEGIN
+            UPDATE leg_counts SET live = live - 1 WHERE conference = OLD.conference;
+        END;
         CREATE TABLE IF NOT EXISTS seen_tokens (
             token TEXT PRIMARY KEY,
             signed_request BLOB NOT NULL,
@@ -241,17 +256,27 @@ class SqliteStore(ConferenceStore):
         );
         CREATE INDEX IF NOT EXISTS seen_tokens_by_age ON seen_tokens (seen);
     """
+    # At each start, under the write lock: the counts from the legs themselves (a file from
+    # before leg_counts has legs and no counts); from then on the triggers keep them.
+    RECOUNT = """
+        DELETE FROM leg_counts;
+        INSERT INTO leg_counts SELECT conference, count(*) FROM legs GROUP BY conference;
+    """
     KEEP_CONNECTIONS = 16
 
     def __init__(self, url, conference, quorum=None):
         super().__init__(url, conference, quorum)
         self.path = sqlite_path(url)
         self.where = f"{self.where} ({self.path})"
-        self._idle, self._writing, self._pid = [], threading.Lock(), os.getpid()
+        self._idle, self._pid = [], os.getpid()
+        self._writing, self._writer = threading.Lock(), None
         try:
             with self._connection() as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(self.SCHEMA)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(f"BEGIN IMMEDIATE; {self.SCHEMA} {self.RECOUNT} COMMIT;")
+                except sqlite3.Error as error:
+                    raise self._error(error) from None
         finally:
             self.close()
 
@@ -285,33 +310,29 @@ class SqliteStore(ConferenceStore):
         return self._attempt(self._serialised, work)
 
     def _serialised(self, work):
-        # This process's threads take turns here, first come first served, so only one of them
-        # at a time waits on SQLite's own lock: its busy handler sleeps in steps of up to 100 ms
-        # and favours no one, so 64 threads there would time each other out.
-        self._forked()
-        if not self._writing.acquire(timeout=OPERATION_TIMEOUT):
+        """`work(db)` in one write transaction; StoreError if it cannot within
+        OPERATION_TIMEOUT.
+
+        This process's threads write one at a time, through its one write connection: a
+        thread waits on a lock, which hands over at once, instead of each polling SQLite's
+        lock (under load, SQLite's busy handler left some waiting past the timeout while
+        others wrote, and their callers joined unrecorded: bench/).
+        """
+        deadline = time.monotonic() + OPERATION_TIMEOUT
+        self._in_this_process()
+        writing = self._writing
+        if not writing.acquire(timeout=OPERATION_TIMEOUT):
             raise StoreBusy(
                 f"the conference store {self.where} is busy: this process waited over "
                 f"{OPERATION_TIMEOUT} s for its turn to write; try again"
             )
         try:
-            return self._transaction("BEGIN IMMEDIATE", work)
-        finally:
-            self._writing.release()
-
-    def _forked(self):
-        """After a fork (Gunicorn's workers), the parent's connections and lock are not ours."""
-        if self._pid != os.getpid():
-            self._idle, self._writing, self._pid = [], threading.Lock(), os.getpid()
-
-    def _read(self, work):
-        """`work(db)` in one read transaction: one consistent view of every table."""
-        return self._attempt(self._transaction, "BEGIN", work)
-
-    def _transaction(self, begin, work):
-        with self._connection() as db:
+            if self._writer is None:
+                self._writer = self._connect()
+                self._writer.execute("PRAGMA busy_timeout = 0")  # _begin_immediate waits
+            db = self._writer
             try:
-                db.execute(begin)
+                self._begin_immediate(db, deadline)
                 try:
                     result = work(db)
                 except BaseException:
@@ -319,6 +340,47 @@ class SqliteStore(ConferenceStore):
                     raise
                 db.execute("COMMIT")
                 return result
+            except sqlite3.Error as error:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise self._error(error) from None
+            finally:
+                if db.in_transaction:  # could not even roll back: start afresh next time
+                    self._writer = None
+                    db.close()
+        finally:
+            writing.release()
+
+    @staticmethod
+    def _begin_immediate(db, deadline):
+        """BEGIN IMMEDIATE, tried again every 0.1 to 1 ms while another process holds the
+        write lock, until `deadline`. SQLite's own busy handler sleeps 1, 2, 5, 10 and up to
+        100 ms between tries, so a writer could keep missing the moments the lock was free."""
+        pause = 0.0001
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                busy = "locked" in str(error) or "busy" in str(error)
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.001)
+
+    def _read(self, work):
+        """`work(db)` in one read transaction, on a pooled connection: one consistent view of
+        every table (in WAL mode, reads never wait for writes)."""
+        return self._attempt(self._reading, work)
+
+    def _reading(self, work):
+        with self._connection() as db:
+            try:
+                db.execute("BEGIN")
+                try:
+                    return work(db)
+                finally:
+                    db.execute("COMMIT")
             except sqlite3.Error as error:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
@@ -337,9 +399,10 @@ class SqliteStore(ConferenceStore):
                 "DELETE FROM legs WHERE conference = ? AND since < ?",
                 (self.conference, now - LEG_LIFETIME),
             )
-            live = db.execute(
-                "SELECT count(*) FROM legs WHERE conference = ?", (self.conference,)
-            ).fetchone()[0]
+            row = db.execute(
+                "SELECT live FROM leg_counts WHERE conference = ?", (self.conference,)
+            ).fetchone()
+            live = row[0] if row else 0
             row = db.execute(
                 "SELECT started FROM conferences WHERE name = ?", (self.conference,)
             ).fetchone()
@@ -430,7 +493,15 @@ class SqliteStore(ConferenceStore):
         # Takes and frees the write lock: can we write now?
         self._serialised(lambda db: None)
 
+    def _in_this_process(self):
+        if self._pid != os.getpid():  # forked: the parent's connections are not ours to use
+            self._idle, self._pid = [], os.getpid()
+            self._writing, self._writer = threading.Lock(), None
+
     def close(self):
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
         idle, self._idle = self._idle, []
         for db in idle:
             db.close()
@@ -444,7 +515,7 @@ class _Borrowed:
 
     def __enter__(self):
         store = self.store
-        store._forked()
+        store._in_this_process()
         try:
             self.db = store._idle.pop()  # list.pop is atomic: no two threads get the same one
         except IndexError:

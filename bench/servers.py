@@ -14,8 +14,10 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Every variable the scenarios read (settings.py). Each is set in the server's environment,
-# which wins over .env, so a developer's .env cannot change what is measured (empty = default).
+# Every variable the scenarios and gunicorn.conf.py read (settings.py). Each is set in the
+# server's environment, which wins over .env, so a developer's .env cannot change what is
+# measured (empty = default; run.py sets WEB_CONCURRENCY, which Gunicorn itself also reads and
+# would refuse empty).
 PROJECT_VARIABLES = (
     "STREAM_URL",
     "STREAM_LEVEL",
@@ -25,6 +27,9 @@ PROJECT_VARIABLES = (
     "VONAGE_APPLICATION_ID",
     "VONAGE_PRIVATE_KEY",
     "VONAGE_API_HOST",
+    "VONAGE_SIGNATURE_SECRET",
+    "CONTROL_TOKEN",
+    "QUORUM",
     "HOST",
     "PORT",
     "STATE_URL",
@@ -149,29 +154,42 @@ class Server:
             log.seek(offset)
             return log.read().decode(errors="replace")
 
+    def workers(self):
+        """Gunicorn's worker pids (its arbiter's children); none for the development server."""
+        return _children(self.process.pid)
+
     def memory_mb(self):
         """Peak memory in MB: "peak", the server's total, and what it is made of.
 
         The dev server is one process: its VmHWM (peak resident set). Gunicorn is an arbiter
-        (the process started, which only supervises) and one worker forked from it (which
-        serves). Their VmHWMs cannot be added: after the fork they share most of the arbiter's
-        pages, which each one's resident set counts. So the total is the worker's VmHWM plus
-        the arbiter's private memory (pages no other process maps, from smaps_rollup), which
-        counts every page either holds once; the arbiter's own VmHWM is reported beside it.
+        (the process started, which only supervises) and its workers, forked from it (which
+        serve). Their VmHWMs cannot be added: after the fork they share most of the arbiter's
+        pages, which each one's resident set counts. So the total is the largest worker's
+        VmHWM, plus every other worker's private memory (pages no other process maps, from
+        smaps_rollup; what it holds now, as Linux keeps no peak of it), plus the arbiter's
+        private memory: every page is counted once. With one worker that is its VmHWM plus the
+        arbiter's private memory; the arbiter's own VmHWM is reported beside it.
         """
         pid = self.process.pid
-        workers = _children(pid)
+        workers = self.workers()
         if not workers:
             return {"peak": _vm_hwm_mb(pid), "server_hwm": _vm_hwm_mb(pid)}
-        if len(workers) != 1:
-            raise CouldNotMeasure(f"{self.label}: expected one Gunicorn worker, saw {workers}")
-        worker, arbiter_private = _vm_hwm_mb(workers[0]), _private_mb(pid)
+        peaks = sorted((_vm_hwm_mb(worker), worker) for worker in workers)
+        largest, others = peaks[-1][0], sum(_private_mb(worker) for _, worker in peaks[:-1])
+        arbiter_private = _private_mb(pid)
         return {
-            "peak": worker + arbiter_private,
-            "worker_hwm": worker,
+            "peak": largest + others + arbiter_private,
+            "workers": len(workers),
+            "worker_hwm": largest,
+            "other_workers_private": others,
             "arbiter_private": arbiter_private,
             "arbiter_hwm": _vm_hwm_mb(pid),
         }
+
+    def bytes_written(self):
+        """Bytes each Gunicorn worker has written to sockets and files so far, by pid: a worker
+        whose count grows has answered requests (/proc/PID/io's wchar)."""
+        return {worker: _wchar(worker) for worker in self.workers()}
 
     def cpu_seconds(self):
         """CPU time (user + system) the server's processes have used so far, threads included.
@@ -217,6 +235,13 @@ def _cpu_seconds(pid):
     return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
 
 
+def _wchar(pid):
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    raise CouldNotMeasure(f"no wchar for process {pid}")
+
+
 def _private_mb(pid):
     """Resident memory that only this process maps, in MB (Linux 4.14+)."""
     fields = dict(
@@ -231,3 +256,77 @@ def _vm_hwm_mb(pid):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024  # the kernel reports kB
     raise CouldNotMeasure(f"no VmHWM for process {pid}")
+
+
+class RedisServer:
+    """A real `redis-server` for scenario 2's store, on a free loopback port, its files in
+    `folder`; stopped (and its files gone with the folder) when the benchmark ends.
+
+    It keeps its data in memory only (no snapshot, no append-only file), as the tests run it:
+    what Redis does to keep data across its own restarts is Redis's configuration, not ours.
+    Its CPU time is read like a server's: what each request costs the store itself.
+    """
+
+    def __init__(self, folder):
+        self.port = free_port()
+        self.log_path = folder / "redis.log"
+        self.databases = 16  # redis-server's default; each measured server gets its own
+        self._next_db = 0
+        argv = [
+            "redis-server",
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(folder),
+            "--save", "",
+            "--appendonly", "no",
+            "--databases", str(self.databases),
+        ]  # fmt: skip
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.perf_counter() + START_TIMEOUT
+        while not self._answers_ping():
+            if self.process.poll() is not None or time.perf_counter() > deadline:
+                self.stop()
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise CouldNotMeasure(f"redis-server did not start:\n{tail}")
+            time.sleep(POLL_INTERVAL)
+
+    def _answers_ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def fresh_url(self):
+        """A STATE_URL on a database no other server of this run has used."""
+        if self._next_db == self.databases:
+            raise CouldNotMeasure(f"more than {self.databases} Redis databases wanted")
+        self._next_db += 1
+        return f"redis://127.0.0.1:{self.port}/{self._next_db - 1}"
+
+    def version(self):
+        done = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
+        found = re.search(r"v=(\S+)", done.stdout)
+        return found[1] if found else done.stdout.strip()
+
+    def cpu_seconds(self):
+        return _cpu_seconds(self.process.pid)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -341,6 +341,32 @@ def test_after_a_failure_the_store_is_not_asked_again_for_a_moment_then_it_is(
     assert uuids(store) == ["leg-1"]  # asked again: Redis did the join when it woke up
 
 
+def test_an_sqlite_file_from_before_the_leg_counts_has_its_legs_counted_at_start(tmp_path):
+    path = tmp_path / "conference.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE legs (conference TEXT NOT NULL, uuid TEXT NOT NULL, caller TEXT,
+            since REAL NOT NULL, role TEXT NOT NULL, host TEXT, PRIMARY KEY (conference, uuid));
+        CREATE TABLE conferences (name TEXT PRIMARY KEY, started INTEGER NOT NULL DEFAULT 0,
+            streaming_on TEXT);
+        """
+    )
+    now = time.time()
+    old.executemany(
+        "INSERT INTO legs VALUES (?, ?, NULL, ?, 'wait', NULL)",
+        [(CONF, "leg-1", now), (CONF, "leg-2", now + 1)],
+    )
+    old.commit()
+    old.close()
+    store = open_store(f"sqlite:///{path}", CONF, quorum=3)
+
+    role = store.joined("leg-3", None)
+
+    store.close()
+    assert role == "start"  # the two legs already in the file count towards the quorum
+
+
 def test_an_sqlite_file_in_a_folder_that_does_not_exist_cannot_be_opened(tmp_path):
     url = f"sqlite:///{tmp_path}/no/such/folder/conference.sqlite3"
 
