@@ -92,7 +92,7 @@ NEW_LEG = BENCH / "new_leg.lua"
 RUN_TOKEN = secrets.token_hex(4)
 LEG_PREFIXES = (f"{RUN_TOKEN}-{n}" for n in itertools.count(1))
 # What scenario 2 logs when its store failed and a caller joined without being recorded.
-UNRECORDED = "joins unrecorded"
+UNRECORDED = "joins without the store's word"
 
 API_DELAY = 0.050  # seconds the fake Voice API takes to answer
 NO_ONE_HERE = "no one is in the conference yet"  # scenario 2's 409 when no leg is live
