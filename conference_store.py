@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_URL = "sqlite:///conference.sqlite3"
-SCHEMES = ("sqlite", "redis", "rediss")
 
 # A leg whose hang-up event we missed is forgotten after the longest call Vonage allows: its
 # Voice API caps a call at 7200 s (`length_timer` of POST /v1/calls and the NCCO `connect`
