@@ -691,3 +691,10 @@ class RedisStore(ConferenceStore):
 
     def close(self):
         self.client.close()
+
+
+def describe(url):
+    """Where the state lives, in words, without a password (temporary: replaced at merge)."""
+    if url.startswith("sqlite:"):
+        return f"the SQLite file {sqlite_path(url)}"
+    return f"Redis at {masked(url)}"

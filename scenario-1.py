@@ -5,10 +5,10 @@ Run it with `python scenario-1.py`; it needs no configuration. See README.md.
 
 import gc
 
-from flask import Flask
+from flask import Blueprint, Flask, current_app
 from vonage_voice.models import Stream
 
-import settings as config
+import startup
 import webhooks
 
 
@@ -20,38 +20,45 @@ def answer_ncco(settings):
     return [stream.model_dump(mode="json", by_alias=True, exclude_none=True)]
 
 
+# The webhooks Vonage calls; with VONAGE_SIGNATURE_SECRET set, only signed ones are served.
+vonage = Blueprint("vonage", __name__)
+vonage.before_request(webhooks.check_signature)
+
+
+@vonage.route("/webhooks/answer", methods=["GET", "POST"])
+def answer_call():
+    """Answer webhook: Vonage asks what to do with a call to your number."""
+    return webhooks.ncco_response(current_app.extensions["ncco"])
+
+
+@vonage.route("/webhooks/event", methods=["GET", "POST"])
+def call_event():
+    """Event webhook: Vonage reports what happens on the call."""
+    event = webhooks.params()
+    current_app.logger.info(
+        "event %s for leg %s", webhooks.describe(event), webhooks.text(event, "uuid") or "?"
+    )
+    return "", 200
+
+
 def load_settings(check_port=False):
     """Settings from the environment and .env; prints the URLs to paste, or exits 2 on errors."""
-    return config.startup("Scenario 1", check_port=check_port)
+    return startup.startup("Scenario 1", check_port=check_port)
 
 
 def create_app(settings=None):
     """Build the webhook server; without `settings`, load them (as `flask --app` does)."""
     settings = settings or load_settings()
     app = Flask(__name__)
-    webhooks.configure(app, settings.signature_secret, trusted_proxies=settings.trusted_proxies)
-    # The same NCCO for every call: serialised once here, not on every request (see bench/).
-    ncco_json = app.json.response(answer_ncco(settings)).get_data()
-
-    @app.route("/webhooks/answer", methods=["GET", "POST"])
-    def answer_call():
-        """Answer webhook: Vonage asks what to do with a call to your number."""
-        return app.response_class(ncco_json, mimetype="application/json")
-
-    @app.route("/webhooks/event", methods=["GET", "POST"])
-    def call_event():
-        """Event webhook: Vonage reports what happens on the call."""
-        event = webhooks.params()
-        app.logger.info(
-            "event %s for leg %s", webhooks.describe(event), webhooks.text(event, "uuid") or "?"
-        )
-        return "", 200
-
+    webhooks.init_app(app, settings)
+    # The same NCCO for every call: serialised once, not on every request.
+    app.extensions["ncco"] = app.json.response(answer_ncco(settings)).get_data()
+    app.register_blueprint(vonage)
     return app
 
 
 if __name__ == "__main__":
     settings = load_settings(check_port=True)  # a clear line, not a socket error, if it cannot
     app = create_app(settings)
-    gc.freeze()  # start-up objects need no collecting: spares webhooks 50 ms pauses (bench/)
+    gc.freeze()  # start-up objects never need collecting: no collector pauses on webhooks
     app.run(host=settings.host, port=settings.port)

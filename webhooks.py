@@ -8,11 +8,11 @@ import mimetypes
 import re
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import jwt
-from flask import abort, jsonify, request
-from vonage_jwt.errors import VonageVerifyJwtError
-from vonage_jwt.verify_jwt import verify_signature
+from flask import abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -81,19 +81,19 @@ def signature_problem(secret, authorization, body, query=None, now=None):
     Vonage signs each webhook with an HS256 JWT in `Authorization: Bearer`, whose
     `payload_hash` is the SHA-256 of what it sent
     (https://developer.vonage.com/en/getting-started/concepts/webhooks#decoding-signed-webhooks).
-    The SDK checks the signature, and refuses a token whose `iat` is ahead of our clock or
-    whose `exp` has passed; the payload and the token's age are ours to check.
+    PyJWT checks the signature, and refuses a token whose `iat` is ahead of our clock or whose
+    `exp` has passed, each with a typed error (the SDK's `verify_signature` makes this same
+    call, but flattens those errors into one message); the payload and the token's age are ours.
     """
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return "no signed token"
     try:
-        if not verify_signature(token.strip(), secret):
-            return "bad signature"
-    except VonageVerifyJwtError as error:  # not a JWT, issued in the future, expired...
-        why = re.search(r"\(['\"](.+)['\"]\)", str(error))
-        return f"invalid token: {why.group(1) if why else 'not a JWT'}"
-    claims = jwt.decode(token.strip(), options={"verify_signature": False})
+        claims = jwt.decode(token.strip(), secret, algorithms=["HS256"])
+    except jwt.InvalidSignatureError:
+        return "bad signature"
+    except jwt.PyJWTError as error:  # not a JWT, issued in the future, expired...
+        return f"invalid token: {error}"
     now = time.time() if now is None else now
     issued = claims.get("iat")
     if not isinstance(issued, int | float) or isinstance(issued, bool):
@@ -205,62 +205,32 @@ PAGE_POLICY = "; ".join(
 )
 
 
-def configure(
-    app, signature_secret=None, health_problem=None, trusted_proxies=0, shared_tokens=None
-):
-    """The same for both scenarios: body limit, signed webhooks, JSON errors, protective
+def init_app(app, settings, health_problem=None, shared_tokens=None):
+    """What every scenario's app does on every request: a body limit, JSON errors, protective
     headers, INFO logging, a health check at /healthz, and the caller's address behind proxies.
 
     `health_problem()` returns why the server cannot do its job, or None when it can;
-    `trusted_proxies` is how many proxies in front of the server add X-Forwarded-For;
     `shared_tokens` is a store that remembers signed tokens for every process (SeenTokens).
+    The webhook routes check signatures with `check_signature`, the owner's with `owner_only`.
     """
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    if trusted_proxies:
+    if settings.trusted_proxies:
         # Each proxy appends the address it saw, so the caller's is the Nth from the right;
         # anything further left the caller wrote, and is never read. Only the address: nothing
         # here depends on the scheme or host a proxy would also forward.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=0)
-    seen_tokens = SeenTokens(shared_tokens, app.logger)
-
-    @app.get(HEALTH_PATH, endpoint="healthz")
-    def health():
-        """Health check for a container platform or load balancer: no token, no call data."""
-        problem = health_problem() if health_problem else None
-        if problem:
-            return jsonify(status="unavailable", error=problem), 503
-        return jsonify(status="ok")
-
-    @app.before_request
-    def check_webhook():
-        body = request.get_data(cache=True)  # reads it all, so the size limit always applies
-        if not signature_secret or not request.path.startswith("/webhooks/"):
-            return None
-        authorization = request.headers.get("Authorization")
-        problem = signature_problem(signature_secret, authorization, body, request.args.to_dict())
-        signed_request = hashlib.sha256(f"{request.method} {request.full_path}\n".encode() + body)
-        if not problem and not seen_tokens.first_or_same(authorization, signed_request.hexdigest()):
-            problem = "token reused for another request"
-        if problem:
-            app.logger.warning("refused %r from %s: %s", request.path, request.remote_addr, problem)
-            abort(401, "this webhook is not signed by Vonage")
-        return None
-
-    @app.errorhandler(HTTPException)
-    def http_error(error):
-        return jsonify(error=error.description), error.code
-
-    @app.after_request
-    def protective_headers(response):
-        # No browser guesses a type: JSON holding a caller's name is never run as HTML.
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
-            response.headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors, for old
-            # The page's own URL holds ?token=...: it must not leave in a Referer header.
-            response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
-
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)
+    app.extensions["webhooks"] = Guard(
+        settings.signature_secret,
+        settings.control_token,
+        SeenTokens(shared_tokens, app.logger),
+        health_problem,
+    )
+    app.add_url_rule(HEALTH_PATH, "healthz", health)
+    app.before_request(read_body)
+    app.register_error_handler(HTTPException, http_error)
+    # 503: the event webhook's sender (Vonage) retries later; the page shows the message.
+    app.register_error_handler(StoreError, lambda error: failure(503, str(error)))
+    app.after_request(protective_headers)
     # With nosniff, a browser refuses a script served as anything but JavaScript, and the
     # type comes from the system's tables (on Windows, its registry, sometimes text/plain).
     mimetypes.add_type("text/javascript", ".js")
@@ -273,3 +243,88 @@ def configure(
     access_log.addFilter(QUIET_HEALTH_CHECKS)
     # Gunicorn writes no access log unless asked (--access-logfile), but platforms often ask.
     logging.getLogger("gunicorn.access").addFilter(HIDE_TOKENS)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The secrets and memory that `check_signature` and `owner_only` check requests against."""
+
+    signature_secret: str | None
+    control_token: str | None
+    seen_tokens: "SeenTokens"
+    health_problem: Callable[[], str | None] | None
+
+
+def failure(status, message):
+    """An error the user sees, as JSON, and logged as a warning."""
+    current_app.logger.warning("%s", message)
+    return jsonify(error=message), status
+
+
+def ncco_response(ncco_json):
+    """An answer webhook's reply: NCCO bytes serialised once, at start-up."""
+    return current_app.response_class(ncco_json, mimetype="application/json")
+
+
+def health():
+    """Health check for a container platform or load balancer: no token, no call data."""
+    check = current_app.extensions["webhooks"].health_problem
+    problem = check() if check else None
+    if problem:
+        return jsonify(status="unavailable", error=problem), 503
+    return jsonify(status="ok")
+
+
+def read_body():
+    """Read every body whole, so the size limit applies to every request."""
+    request.get_data(cache=True)
+
+
+def check_signature():
+    """With VONAGE_SIGNATURE_SECRET set, refuse a webhook that Vonage did not sign (401)."""
+    guard = current_app.extensions["webhooks"]
+    if not guard.signature_secret:
+        return None
+    authorization, body = request.headers.get("Authorization"), request.get_data(cache=True)
+    problem = signature_problem(guard.signature_secret, authorization, body, request.args.to_dict())
+    signed_request = hashlib.sha256(f"{request.method} {request.full_path}\n".encode() + body)
+    if not problem and not guard.seen_tokens.first_or_same(
+        authorization, signed_request.hexdigest()
+    ):
+        problem = "token reused for another request"
+    if problem:
+        current_app.logger.warning(
+            "refused %r from %s: %s", request.path, request.remote_addr, problem
+        )
+        abort(401, "this webhook is not signed by Vonage")
+    return None
+
+
+def owner_only():
+    """With CONTROL_TOKEN set, the owner's routes need it: `?token=` or a Bearer header."""
+    token = current_app.extensions["webhooks"].control_token
+    if not token:
+        return None
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    given = request.args.get("token") or (bearer if scheme.lower() == "bearer" else "")
+    if hmac.compare_digest(given.encode(), token.encode()):
+        return None
+    current_app.logger.warning(
+        "refused %s from %s: wrong or missing token", request.path, request.remote_addr
+    )
+    return jsonify(error="wrong or missing token: use the link printed at startup"), 401
+
+
+def http_error(error):
+    return jsonify(error=error.description), error.code
+
+
+def protective_headers(response):
+    # No browser guesses a type: JSON holding a caller's name is never run as HTML.
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+        response.headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors, for old
+        # The page's own URL holds ?token=...: it must not leave in a Referer header.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response

@@ -18,6 +18,7 @@ SCRIPTS = [
     "scenario-1.py",
     "scenario-2.py",
     "settings.py",
+    "startup.py",
     "voice_api.py",
     "webhooks.py",
     "conference_store.py",

@@ -4,6 +4,7 @@ import pytest
 from conftest import APPLICATION_ID
 
 import settings as config
+import startup
 
 PAGES = [("play music into the conference", "/stream"), ("stop the music", "/stream/stop")]
 
@@ -18,7 +19,7 @@ def banner_for(env, voice_api=False, browser=()):
                 "private_key": "PEM-TEXT-NEVER-SHOWN",
             }
         )
-    return config.banner(settings, "Scenario 2", voice_api=voice_api, browser=browser)
+    return startup.banner(settings, "Scenario 2", voice_api=voice_api, browser=browser)
 
 
 def test_in_a_codespace_the_urls_are_the_forwarded_port(private_pem):
@@ -80,7 +81,7 @@ def test_banner_shows_the_settings_in_effect_and_never_the_key():
         }
     )
 
-    text = config.banner(settings, "Scenario 2", voice_api=True)
+    text = startup.banner(settings, "Scenario 2", voice_api=True)
 
     assert text.splitlines()[-1] == (
         "Settings: stream https://example.com/hold.mp3, level 0.3, loop 0 (forever), "
@@ -101,7 +102,7 @@ def test_banner_says_where_the_state_lives_without_the_redis_password(private_pe
         voice_api=True,
     )
 
-    text = config.banner(settings, "Scenario 2", voice_api=True)
+    text = startup.banner(settings, "Scenario 2", voice_api=True)
 
     assert text.endswith("state in Redis at redis://:***@redis.internal:6380/2")
     assert "hunter2" not in text and "hunter2" not in repr(settings)

@@ -4,6 +4,7 @@ import pytest
 from ncco import assert_valid_ncco
 
 import settings as config
+import startup
 import voice_api
 
 TALK = {"action": "talk", "text": "Please wait while we connect you to the conference"}
@@ -91,8 +92,8 @@ def test_status_says_whether_the_conference_waits_for_its_quorum(quorum_client):
 def test_the_banner_names_the_mode(settings2):
     quorum = config.Settings(**{**vars(settings2), "quorum": 4})
 
-    assert "mode manual" in config.banner(settings2, "Scenario 2", voice_api=True)
-    assert "mode hold music until 4 callers are in" in config.banner(
+    assert "mode manual" in startup.banner(settings2, "Scenario 2", voice_api=True)
+    assert "mode hold music until 4 callers are in" in startup.banner(
         quorum, "Scenario 2", voice_api=True
     )
 
@@ -194,10 +195,10 @@ def test_the_banner_warns_when_hold_music_is_not_an_mp3(settings2):
         **{**vars(settings2), "quorum": 2, "stream_url": "https://example.com/hold.wav"}
     )
 
-    assert "Vonage documents hold music (musicOnHoldUrl) as an MP3" in config.banner(
+    assert "Vonage documents hold music (musicOnHoldUrl) as an MP3" in startup.banner(
         wav, "Scenario 2", voice_api=True
     )
-    assert "MP3" not in config.banner(
+    assert "MP3" not in startup.banner(
         config.Settings(**{**vars(settings2), "quorum": 2}), "Scenario 2", voice_api=True
     )
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import APPLICATION_ID
 
 import settings as config
+import startup
 import webhooks
 
 SECRET = "a-signature-secret-of-32-chars-or-more"
@@ -177,7 +178,7 @@ def test_webhooks_never_need_the_control_token(owned):
 def test_on_a_terminal_the_printed_control_links_carry_the_token(settings2):
     settings = config.Settings(**{**vars(settings2), "control_token": TOKEN})
 
-    text = config.banner(
+    text = startup.banner(
         settings, "Scenario 2", voice_api=True, browser=[("play", "/stream")], terminal=True
     )
 
@@ -189,7 +190,7 @@ def test_on_a_terminal_the_printed_control_links_carry_the_token(settings2):
 def test_elsewhere_the_printed_control_links_mask_the_token_and_say_where_it_is(settings2):
     settings = config.Settings(**{**vars(settings2), "control_token": TOKEN})
 
-    text = config.banner(settings, "Scenario 2", voice_api=True, browser=[("play", "/stream")])
+    text = startup.banner(settings, "Scenario 2", voice_api=True, browser=[("play", "/stream")])
 
     assert TOKEN not in text
     lines = text.splitlines()
@@ -202,15 +203,15 @@ def test_elsewhere_the_printed_control_links_mask_the_token_and_say_where_it_is(
 
 
 def test_without_a_control_token_the_links_have_nothing_to_mask(settings2):
-    text = config.banner(settings2, "Scenario 2", voice_api=True, browser=[("play", "/stream")])
+    text = startup.banner(settings2, "Scenario 2", voice_api=True, browser=[("play", "/stream")])
 
     assert "  http://localhost:9000/stream  (play)" in text.splitlines()
     assert "<CONTROL_TOKEN>" not in text
 
 
 def test_banner_says_once_when_webhooks_are_not_verified(settings2):
-    unsigned = config.banner(settings2, "Scenario 2", voice_api=True)
-    signed_text = config.banner(
+    unsigned = startup.banner(settings2, "Scenario 2", voice_api=True)
+    signed_text = startup.banner(
         config.Settings(**{**vars(settings2), "signature_secret": SECRET}), "Scenario 2"
     )
 
