@@ -48,5 +48,6 @@ USER 10001:10001
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import http.client as h, os, sys; c = h.HTTPConnection('127.0.0.1', int(os.environ.get('PORT') or 9000), timeout=4); c.request('GET', '/healthz'); sys.exit(c.getresponse().status != 200)"]
 
-# Scenario 1 instead: docker run IMAGE gunicorn 'scenario-1:create_app()'
-CMD ["gunicorn", "scenario-2:create_app()"]
+# Gunicorn through serve.py, which checks WEB_CONCURRENCY before Gunicorn parses it.
+# Scenario 1 instead: docker run IMAGE python serve.py scenario-1
+CMD ["python", "serve.py", "scenario-2"]

@@ -70,7 +70,7 @@ def answer_call():
     except BadRequest:  # whatever the request holds, a real caller still gets connected
         call = {}
     uuid, role = webhooks.leg_uuid(call), "join"
-    if uuid:
+    if uuid and not webhooks.unsigned():  # an unsigned caller joins, but is not recorded
         try:
             role = the_conference().joined(
                 uuid, webhooks.text(call, "from"), webhooks.region_host(call)

@@ -23,6 +23,7 @@ SCRIPTS = [
     "webhooks.py",
     "conference_store.py",
     "gunicorn.conf.py",
+    "serve.py",
 ]
 
 

@@ -371,7 +371,7 @@ def scenario_2(run_image, private_pem):
 
 
 def test_the_image_builds_with_scenario_2_on_gunicorn_as_its_command(image):
-    assert image.config["Cmd"] == ["gunicorn", "scenario-2:create_app()"]
+    assert image.config["Cmd"] == ["python", "serve.py", "scenario-2"]
     assert image.config["WorkingDir"] == "/app"
     assert image.env["HOST"] == "0.0.0.0"
     assert image.env["STATE_URL"] == "sqlite:////data/conference.sqlite3"
@@ -468,7 +468,7 @@ def test_the_image_takes_the_key_as_pem_text_in_the_environment(run_image, priva
 
 
 def test_the_image_runs_scenario_1_when_the_command_says_so_and_stops_on_sigterm(run_image):
-    container = run_image(["gunicorn", "scenario-1:create_app()"])
+    container = run_image(["python", "serve.py", "scenario-1"])
 
     status, body = container.get("/webhooks/answer")
     started = time.monotonic()

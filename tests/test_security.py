@@ -76,7 +76,7 @@ def test_a_signed_post_webhook_whose_body_matches_is_accepted(signed_app):
 
 
 # Each case builds its headers when the test runs: a token made at collection time would age.
-@pytest.mark.parametrize(
+UNSIGNED_CASES = pytest.mark.parametrize(
     ("headers", "reason"),
     [
         (lambda: {}, "no signed token"),
@@ -92,16 +92,52 @@ def test_a_signed_post_webhook_whose_body_matches_is_accepted(signed_app):
     ],
     ids=["none", "basic", "not a jwt", "other secret", "too old", "future", "expired"],
 )
-def test_an_unsigned_or_forged_answer_webhook_gets_401_and_adds_no_leg(
+
+
+@UNSIGNED_CASES
+def test_an_unsigned_or_forged_answer_webhook_still_connects_the_caller_unrecorded(
     signed_app, caplog, headers, reason
 ):
+    expected = signed_app.test_client().get("/webhooks/answer").get_json()  # the plain NCCO
+
     response = signed_app.test_client().get("/webhooks/answer?uuid=leg-1", headers=headers())
+
+    assert response.status_code == 200
+    assert response.get_json() == expected
+    assert live_legs(signed_app) == []
+    warning = [r for r in caplog.records if r.levelno == logging.WARNING][-1]
+    assert warning.getMessage() == (
+        f"answered '/webhooks/answer' from 127.0.0.1 unsigned, with the plain NCCO: {reason}"
+    )
+
+
+@UNSIGNED_CASES
+def test_an_unsigned_or_forged_event_gets_401_and_changes_nothing(
+    signed_app, caplog, headers, reason
+):
+    signed_app.test_client().get("/webhooks/answer?uuid=leg-1", headers=signed())
+    legs_before = live_legs(signed_app)
+
+    response = signed_app.test_client().get(
+        "/webhooks/event?uuid=leg-1&status=completed", headers=headers()
+    )
 
     assert response.status_code == 401
     assert response.get_json() == {"error": "this webhook is not signed by Vonage"}
-    assert live_legs(signed_app) == []
+    assert live_legs(signed_app) == legs_before
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert warning.getMessage() == f"refused '/webhooks/answer' from 127.0.0.1: {reason}"
+    assert warning.getMessage() == f"refused '/webhooks/event' from 127.0.0.1: {reason}"
+
+
+def test_an_unsigned_answer_never_takes_a_quorum_role(scenario2, settings2):
+    settings = config.Settings(**{**vars(settings2), "signature_secret": SECRET, "quorum": 2})
+    client = scenario2.create_app(settings).test_client()
+
+    unsigned = client.get("/webhooks/answer?uuid=leg-1").get_json()
+    first = client.get("/webhooks/answer?uuid=leg-2", headers=signed()).get_json()
+
+    assert unsigned[1] == {"action": "conversation", "name": "Soothing Conference"}
+    assert first[1]["startOnEnter"] is False  # the first recorded caller still waits
 
 
 def test_a_body_changed_after_signing_is_refused_and_the_leg_kept(signed_app, caplog):

@@ -7,7 +7,7 @@ import sys
 import pytest
 import requests
 from conftest import APPLICATION_ID
-from processes import clean_env, run
+from processes import clean_env, free_port, run
 
 TOKEN = "startup-owner-token-0123456789"
 
@@ -78,8 +78,6 @@ def test_gunicorns_access_log_hides_the_control_token_in_the_link_and_the_refere
     server = serve(
         "-m",
         "gunicorn",
-        "--access-logfile",
-        "-",
         "scenario-2:create_app()",
         VONAGE_APPLICATION_ID=APPLICATION_ID,
         VONAGE_PRIVATE_KEY=str(key_file),
@@ -103,7 +101,7 @@ def test_gunicorn_stops_with_status_2_on_a_bad_setting_instead_of_rebooting(proj
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "scenario-2:create_app()"],
         cwd=project,
-        env=clean_env(PORT="0", VONAGE_APPLICATION_ID="bad"),
+        env=clean_env(HOST="127.0.0.1", PORT=str(free_port()), VONAGE_APPLICATION_ID="bad"),
         capture_output=True,
         text=True,
         timeout=30,

@@ -1,0 +1,46 @@
+"""Serve a scenario on Gunicorn, for production: `python serve.py scenario-2`.
+
+Gunicorn parses WEB_CONCURRENCY itself while it is imported (gunicorn/config.py:
+`int(os.environ.get("WEB_CONCURRENCY", 1))`), before any config file runs, so a bad or empty
+value there ends in its traceback. This checks it first, with one line and exit status 2,
+treats an empty value as unset, then runs Gunicorn's own command line, which reads
+gunicorn.conf.py as `gunicorn 'scenario-2:create_app()'` does. Options after the scenario's
+name go to Gunicorn.
+"""
+
+import os
+import sys
+
+import settings as config
+
+SCENARIOS = ("scenario-1", "scenario-2")
+
+
+def main(argv):
+    scenario, *options = argv or ["scenario-2"]
+    if scenario.removesuffix(".py") not in SCENARIOS:
+        print(
+            f"usage: python serve.py {{{','.join(SCENARIOS)}}} [GUNICORN OPTIONS]", file=sys.stderr
+        )
+        return 2
+    if not os.environ.get("WEB_CONCURRENCY", "x").strip():
+        del os.environ["WEB_CONCURRENCY"]  # empty means the default, as everywhere else here
+    [workers] = [v for v in config.VARIABLES if v.name == "WEB_CONCURRENCY"]
+    _, problem = config.check(workers, os.environ)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    from gunicorn.app.wsgiapp import run  # only now: importing it reads WEB_CONCURRENCY
+
+    here = str(config.PROJECT_DIR)
+    sys.argv = [
+        "gunicorn",
+        *("--chdir", here, "--config", os.path.join(here, "gunicorn.conf.py")),
+        *options,
+        f"{scenario.removesuffix('.py')}:create_app()",
+    ]
+    return run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
