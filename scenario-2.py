@@ -21,6 +21,9 @@ import settings as config
 import voice_api
 import webhooks
 
+# What the log says when a caller joins unrecorded (the benchmark counts these lines).
+JOINED_UNRECORDED = "joins without the store's word"
+
 # However many legs /stream has to try, the browser gets its answer within this many seconds.
 BROWSER_BUDGET = 15
 
@@ -130,7 +133,7 @@ def create_app(settings=None):
             except conference_store.StoreError as error:
                 # Never drop a caller for our bookkeeping: they join, maybe unrecorded (a store
                 # that hangs may still record them when it wakes).
-                app.logger.warning("leg %s joins without the store's word: %s", uuid, error)
+                app.logger.warning("leg %s %s: %s", uuid, JOINED_UNRECORDED, error)
             # DEBUG, not INFO: a log line per answer costs a third of the webhook's speed under
             # load (bench/); the access log and the event log already show each call.
             app.logger.debug("leg %s joined %s (%s)", uuid, settings.conf_name, role)

@@ -427,3 +427,24 @@ def read_private_key(setting):
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+
+
+# Every environment variable the project reads (replaced at merge).
+VARIABLE_NAMES = (
+    "HOST",
+    "PORT",
+    "STREAM_URL",
+    "STREAM_LEVEL",
+    "STREAM_LOOP",
+    "CONF_NAME",
+    "QUORUM",
+    "VONAGE_APPLICATION_ID",
+    "VONAGE_PRIVATE_KEY",
+    "VONAGE_API_HOST",
+    "STATE_URL",
+    "WEB_CONCURRENCY",
+    "VONAGE_SIGNATURE_SECRET",
+    "CONTROL_TOKEN",
+    "TRUSTED_PROXIES",
+    "PUBLIC_URL",
+)

@@ -4,9 +4,9 @@ own script and styles, cannot be framed, and never sends its URL (with the token
 import re
 
 import pytest
-from processes import ROOT
 
 import settings as config
+from testing.processes import ROOT
 
 SECRET = "a-signature-secret-of-32-chars-or-more"
 TOKEN = "owner-token-0123456789"

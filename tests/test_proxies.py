@@ -5,9 +5,9 @@ import logging
 
 import pytest
 import requests
-from processes import run
 
 import settings as config
+from testing.processes import run
 
 SECRET = "a-signature-secret-of-32-chars-or-more"
 TOKEN = "owner-token-0123456789"
