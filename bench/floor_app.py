@@ -1,27 +1,36 @@
-"""The floor: a bare Flask app that answers the webhook paths with fixed bytes.
+"""The floors: bare Flask apps that answer the webhook paths with a scenario's exact bytes.
 
-It is what a webhook costs in Flask and the server with none of our code. The benchmark serves
-it on the same server as each scenario (`python bench/floor_app.py` like `python
-scenario-N.py`, or Gunicorn with the project's gunicorn.conf.py) and compares the two.
-
-FLOOR_BODY (hex) and FLOOR_CONTENT_TYPE hold the exact bytes and content type the scenario's
-answer webhook returned; the event route returns the same empty 200 as the scenarios. Neither
-route reads the request: that work is ours, and is what the comparison measures.
+FLOOR_BODY (hex) and FLOOR_CONTENT_TYPE are the bytes and type of the scenario's answer; the
+event route returns the same empty 200. Neither reads the request: that work is ours, and is
+what the comparison measures. With FLOOR_STORE (an SQLite file) it is the store floor: each
+answer first commits one row (its uuid) through the process's one connection, in WAL mode with
+synchronous=NORMAL as scenario 2's store: what any answer saved before its NCCO must pay.
 """
 
 import os
+import sqlite3
+import threading
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 
 def create_app():
-    """The floor app, for `python -m gunicorn 'floor_app:create_app()'`."""
+    """A floor app, for `python -m gunicorn 'floor_app:create_app()'`."""
     body = bytes.fromhex(os.environ.get("FLOOR_BODY", ""))
     content_type = os.environ.get("FLOOR_CONTENT_TYPE", "application/json")
+    store, lock, opened = os.environ.get("FLOOR_STORE"), threading.Lock(), []
     app = Flask(__name__)
 
     @app.route("/webhooks/answer", methods=["GET", "POST"])
     def answer():
+        if store:
+            with lock:
+                if not opened:  # in the worker, not in Gunicorn's arbiter before the fork
+                    opened.append(open_store(store))
+                db = opened[0]
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT INTO answers VALUES (?)", (request.args.get("uuid"),))
+                db.execute("COMMIT")
         return Response(body, content_type=content_type)
 
     @app.route("/webhooks/event", methods=["GET", "POST"])
@@ -29,6 +38,14 @@ def create_app():
         return "", 200
 
     return app
+
+
+def open_store(path):
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE IF NOT EXISTS answers (uuid TEXT)")
+    return db
 
 
 if __name__ == "__main__":

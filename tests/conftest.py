@@ -8,10 +8,17 @@ import pytest
 import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fake_voice_api import FakeVoiceApi
-from processes import ROOT, SCRIPTS, RedisServer, Server
 
 import settings as config
+from testing.fake_voice_api import FakeVoiceApi
+from testing.processes import (
+    PROJECT_FILES,
+    PROJECT_FOLDERS,
+    ROOT,
+    DidNotStart,
+    RedisServer,
+    Server,
+)
 
 APPLICATION_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
 
@@ -101,10 +108,10 @@ def streaming_on(conference):
 def project(tmp_path):
     """A copy of the scripts, templates and static files with no .env and no private.key, like
     a fresh clone."""
-    for name in SCRIPTS:
+    for name in PROJECT_FILES:
         shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    shutil.copytree(ROOT / "static", tmp_path / "static")
+    for name in PROJECT_FOLDERS:
+        shutil.copytree(ROOT / name, tmp_path / name)
     return tmp_path
 
 
@@ -116,7 +123,10 @@ def serve(project):
     servers = []
 
     def start(*command, terminal=False, **settings):
-        servers.append(Server(project, command, settings, terminal=terminal))
+        try:
+            servers.append(Server(project, command, settings, terminal=terminal))
+        except DidNotStart as error:
+            pytest.fail(str(error))
         return servers[-1]
 
     yield start
@@ -156,7 +166,10 @@ def redis_server(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail("no redis-server: CI must install it (apt-get install redis-server)")
         pytest.skip("redis-server is not installed (sudo apt-get install redis-server)")
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis"))
+    except DidNotStart as error:
+        pytest.fail(str(error))
     yield server
     server.stop()
 

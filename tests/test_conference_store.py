@@ -7,10 +7,10 @@ import threading
 import time
 
 import pytest
-from processes import RedisServer
 
 import conference_store
 from conference_store import StoreError, open_store
+from testing.processes import RedisServer
 
 CONF = "Soothing Conference"
 

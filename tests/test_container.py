@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 from conftest import APPLICATION_ID
-from processes import ROOT, free_port
+
+from testing.processes import ROOT, free_port
 
 BASE = "docker.io/library/debian:bookworm-slim"
 TOOLS = ("buildah", "podman", "debootstrap")

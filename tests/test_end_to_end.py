@@ -167,7 +167,7 @@ def test_an_api_that_is_down_gets_a_502_at_once(serve, key_file):
     assert live_legs(server) == ["leg-1"]
 
 
-def test_forged_webhooks_are_refused_and_change_nothing(server, fake_api):
+def test_forged_events_are_refused_and_a_forged_answer_only_connects_its_caller(server, fake_api):
     call_in(server, "leg-1")
 
     forged_answer = vonage_sends(
@@ -187,10 +187,16 @@ def test_forged_webhooks_are_refused_and_change_nothing(server, fake_api):
         server.base + "/webhooks/event", json={"uuid": "leg-1", "status": "completed"}, timeout=5
     )
 
-    assert [r.status_code for r in (forged_answer, forged_hangup, unsigned)] == [401] * 3
-    assert live_legs(server) == ["leg-1"]
+    assert [r.status_code for r in (forged_answer, forged_hangup, unsigned)] == [200, 401, 401]
+    assert forged_answer.json()[1] == {"action": "conversation", "name": "Soothing Conference"}
+    assert live_legs(server) == ["leg-1"]  # the forged caller was connected, not recorded
     assert owner(server, "/stream").status_code == 200
-    assert "refused '/webhooks/event' from 127.0.0.1: bad signature" in server.printed()
+    printed = server.printed()
+    assert "refused '/webhooks/event' from 127.0.0.1: bad signature" in printed
+    assert (
+        "answered '/webhooks/answer' from 127.0.0.1 unsigned, with the plain NCCO: bad signature"
+        in printed
+    )
 
 
 def test_the_owner_routes_refuse_a_missing_token(server, fake_api):

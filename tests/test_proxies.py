@@ -5,9 +5,9 @@ import logging
 
 import pytest
 import requests
-from processes import run
 
 import settings as config
+from testing.processes import run
 
 SECRET = "a-signature-secret-of-32-chars-or-more"
 TOKEN = "owner-token-0123456789"
@@ -36,17 +36,17 @@ def refusals(caplog):
 def test_by_default_a_forged_x_forwarded_for_changes_nothing_in_the_refusal_log(make_app, caplog):
     client = make_app().test_client()
 
-    client.get("/webhooks/answer?uuid=leg-1", headers={"X-Forwarded-For": FORGED})
+    client.get("/webhooks/event?uuid=leg-1", headers={"X-Forwarded-For": FORGED})
 
-    assert refusals(caplog) == ["refused '/webhooks/answer' from 127.0.0.1: no signed token"]
+    assert refusals(caplog) == ["refused '/webhooks/event' from 127.0.0.1: no signed token"]
 
 
 def test_behind_one_proxy_the_refusal_log_names_the_forwarded_address(make_app, caplog):
     client = make_app(trusted_proxies=1).test_client()
 
-    client.get("/webhooks/answer?uuid=leg-1", headers={"X-Forwarded-For": CALLER})
+    client.get("/webhooks/event?uuid=leg-1", headers={"X-Forwarded-For": CALLER})
 
-    assert refusals(caplog) == [f"refused '/webhooks/answer' from {CALLER}: no signed token"]
+    assert refusals(caplog) == [f"refused '/webhooks/event' from {CALLER}: no signed token"]
 
 
 def test_behind_one_proxy_an_address_the_caller_wrote_before_the_proxys_is_ignored(
@@ -54,17 +54,17 @@ def test_behind_one_proxy_an_address_the_caller_wrote_before_the_proxys_is_ignor
 ):
     client = make_app(trusted_proxies=1).test_client()
 
-    client.get("/webhooks/answer", headers={"X-Forwarded-For": f"{FORGED}, {CALLER}"})
+    client.get("/webhooks/event", headers={"X-Forwarded-For": f"{FORGED}, {CALLER}"})
 
-    assert refusals(caplog) == [f"refused '/webhooks/answer' from {CALLER}: no signed token"]
+    assert refusals(caplog) == [f"refused '/webhooks/event' from {CALLER}: no signed token"]
 
 
 def test_behind_two_proxies_the_caller_is_the_second_address_from_the_right(make_app, caplog):
     client = make_app(trusted_proxies=2).test_client()
 
-    client.get("/webhooks/answer", headers={"X-Forwarded-For": f"{FORGED}, {CALLER}, 10.0.0.7"})
+    client.get("/webhooks/event", headers={"X-Forwarded-For": f"{FORGED}, {CALLER}, 10.0.0.7"})
 
-    assert refusals(caplog) == [f"refused '/webhooks/answer' from {CALLER}: no signed token"]
+    assert refusals(caplog) == [f"refused '/webhooks/event' from {CALLER}: no signed token"]
 
 
 def test_behind_one_proxy_a_refused_owner_request_names_the_forwarded_address(

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from processes import ROOT, clean_env, free_port
 
 import settings as config
+from testing.processes import ROOT, clean_env, free_port
 
 README = (ROOT / "README.md").read_text()
 # HTML comments are notes for the README's editors (placeholders), not instructions.

@@ -4,7 +4,8 @@ import re
 import subprocess
 
 import pytest
-from processes import ROOT
+
+from testing.processes import ROOT
 
 # A PEM block with a body: what a real key looks like, as opposed to prose mentioning one.
 PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----\s+[A-Za-z0-9+/=\s]{64,}")

@@ -7,7 +7,8 @@ import sys
 import pytest
 import requests
 from conftest import APPLICATION_ID
-from processes import clean_env, free_port, run
+
+from testing.processes import clean_env, free_port, run
 
 TOKEN = "startup-owner-token-0123456789"
 

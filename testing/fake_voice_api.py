@@ -4,11 +4,12 @@ import json
 import re
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 
-from bench.fake_voice_api import make_tls_files
+from testing.tls import make_tls_files
 
 STREAM_PATH = re.compile(r"/v1/calls/([^/]+)/stream")
 
@@ -38,45 +39,38 @@ def stream_body_problem(body):
 
 
 class FakeVoiceApi:
-    """Answers PUT/DELETE /v1/calls/{uuid}/stream; `fault` makes it misbehave.
+    """Answers PUT/DELETE /v1/calls/{uuid}/stream from a thread of this process until `stop()`.
 
-    fault: None (answer 200), an HTTP status to answer with, "slow" (answer after
-    `slow_seconds`), or "hang" (never answer). `faults_for` limits a fault to some uuids.
+    `host` is what VONAGE_API_HOST takes, `ca_file` what REQUESTS_CA_BUNDLE takes; `requests`
+    records (method, uuid, body, problem) of every request. Each answer waits `delay` seconds
+    first (the real API's own latency). `fault` makes it misbehave: None (answer 200), an HTTP
+    status to answer with, "slow" (answer after `slow_seconds`), or "hang" (never answer);
+    `faults_for` limits a fault to some uuids.
     """
 
-    def __init__(self, folder, public_key, application_id):
-        # The benchmark's throwaway CA and a certificate for 127.0.0.1 signed by it.
+    def __init__(self, folder, public_key, application_id, delay=0.0):
         self.ca_file, cert_file, key_file = make_tls_files(folder)
-        self.public_key, self.application_id = public_key, application_id
-        self.requests = []  # (method, uuid, body, problem)
+        self.public_key, self.application_id, self.delay = public_key, application_id, delay
+        self.requests = []
         self.fault, self.faults_for, self.slow_seconds = None, None, 5
         self._release = threading.Event()
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self):
-                api.handle(self)
-
-            def do_DELETE(self):
-                api.handle(self)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._verified = set()  # tokens already checked: an RS256 check per request adds up
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def handle(self, request):
         match = STREAM_PATH.fullmatch(request.path)
-        uuid = match.group(1) if match else None
+        uuid = match.group(1) if match and request.command in ("PUT", "DELETE") else None
         raw = request.rfile.read(int(request.headers.get("Content-Length") or 0))
-        body = json.loads(raw) if raw else None
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
         problem = self.auth_problem(request.headers.get("Authorization", ""))
         if problem is None and request.command == "PUT":
             problem = stream_body_problem(body)
@@ -87,6 +81,7 @@ class FakeVoiceApi:
             return
         if fault == "slow":
             self._release.wait(self.slow_seconds)
+        time.sleep(self.delay)
         status = (
             401
             if problem == "bad token"
@@ -105,15 +100,38 @@ class FakeVoiceApi:
 
     def auth_problem(self, authorization):
         """Vonage checks the bearer JWT against the application's public key."""
+        token = authorization.removeprefix("Bearer ")
+        if token in self._verified:
+            return None
         try:
-            claims = jwt.decode(
-                authorization.removeprefix("Bearer "), self.public_key, algorithms=["RS256"]
-            )
+            claims = jwt.decode(token, self.public_key, algorithms=["RS256"])
         except jwt.PyJWTError:
             return "bad token"
-        return None if claims.get("application_id") == self.application_id else "bad token"
+        if claims.get("application_id") != self.application_id:
+            return "bad token"
+        self._verified.add(token)
+        return None
 
     def stop(self):
         self._release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def _handler_for(api):
+    class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as Vonage does: the SDK's session reuses its connection between calls.
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle's algorithm on, the body waits for
+        # the client's delayed ACK of the headers (40 ms on Linux), a latency Vonage lacks.
+        disable_nagle_algorithm = True
+
+        def do_PUT(self):
+            api.handle(self)
+
+        do_DELETE = do_GET = do_POST = do_PATCH = do_PUT
+
+        def log_message(self, *args):
+            pass  # `requests` is the record
+
+    return Handler
