@@ -57,7 +57,7 @@ class Settings:
     private_key: str | None = None
     api_host: str | None = None
     quorum: int | None = None  # scenario 2: hold music until this many callers are in
-    # Scenario 2: where the conference's state lives (conference_store.py). May hold a password.
+    # Scenario 2: where the conference's state lives (conference_store/). May hold a password.
     state_url: str = conference_store.DEFAULT_URL
     # Where Vonage reaches this server: PUBLIC_URL, else the Codespace's forwarded port.
     public_url: str | None = None
@@ -240,7 +240,7 @@ def banner(settings, scenario, *, voice_api=False, browser=(), terminal=False):
         shown.append(
             "Voice API " + (settings.api_host or "in each call's region, else api.nexmo.com")
         )
-        shown.append("state in " + state_place(settings.state_url))
+        shown.append("state in " + conference_store.describe(settings.state_url))
     if settings.trusted_proxies:
         proxies = settings.trusted_proxies
         shown.append(

@@ -102,7 +102,12 @@ def project(tmp_path):
     """A copy of the scripts, templates and static files with no .env and no private.key, like
     a fresh clone."""
     for name in SCRIPTS:
-        shutil.copy(ROOT / name, tmp_path / name)
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
     shutil.copytree(ROOT / "static", tmp_path / "static")
     return tmp_path

@@ -20,7 +20,7 @@ SCRIPTS = [
     "settings.py",
     "voice_api.py",
     "webhooks.py",
-    "conference_store.py",
+    "conference_store",  # a package: copied as a folder
     "gunicorn.conf.py",
 ]
 

@@ -5,12 +5,13 @@ outlives the object, bounds, and a clear StoreError when the store is down."""
 import sqlite3
 import threading
 import time
+from contextlib import closing
 
 import pytest
 from processes import RedisServer
 
 import conference_store
-from conference_store import StoreError, open_store
+from conference_store import SqliteStore, StoreError, open_store
 
 CONF = "Soothing Conference"
 
@@ -200,7 +201,7 @@ def test_a_leg_whose_hang_up_was_missed_expires_after_the_longest_call(store_for
     store.joined("leg-old", None)
     store.set_streaming("leg-old")
     later = time.time() + conference_store.LEG_LIFETIME + 1
-    monkeypatch.setattr(conference_store.time, "time", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later)
 
     assert uuids(store) == []
     assert store.snapshot()["streaming_on"] is None
@@ -213,7 +214,7 @@ def test_the_longest_call_is_vonages_two_hours_plus_a_margin():
 
 
 def test_the_live_legs_are_bounded_against_a_flood_of_fake_calls(store_for, monkeypatch):
-    monkeypatch.setattr(conference_store, "MAX_LEGS", 20)
+    monkeypatch.setattr(conference_store.base, "MAX_LEGS", 20)
     store = store_for()
 
     for n in range(25):
@@ -241,7 +242,7 @@ def test_a_signed_token_is_forgotten_once_it_is_too_old_to_be_accepted(store_for
     store = store_for()
     store.first_or_same("token-a", "request-1", 1)
     later = time.time() + 2
-    monkeypatch.setattr(conference_store.time, "time", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later)
     if store.url.startswith("redis"):
         time.sleep(2.1)  # Redis expires the key itself, on its own clock
 
@@ -322,7 +323,7 @@ def test_an_sqlite_file_locked_by_a_hung_process_gives_a_store_error_within_a_se
 def test_after_a_failure_the_store_is_not_asked_again_for_a_moment_then_it_is(
     redis_server, redis_url, monkeypatch
 ):
-    monkeypatch.setattr(conference_store, "RETRY_AFTER", 0.3)
+    monkeypatch.setattr(conference_store.base, "RETRY_AFTER", 0.3)
     store = open_store(redis_url, CONF)
     redis_server.pause()
     try:
@@ -367,6 +368,24 @@ def test_an_sqlite_file_from_before_the_leg_counts_has_its_legs_counted_at_start
     assert role == "start"  # the two legs already in the file count towards the quorum
 
 
+def test_an_sqlite_file_is_stamped_with_its_schema_version_and_not_recounted_at_each_start(
+    tmp_path,
+):
+    path = tmp_path / "conference.sqlite3"
+    open_store(f"sqlite:///{path}", CONF).close()
+    with closing(sqlite3.connect(path)) as db:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        db.execute("INSERT INTO leg_counts VALUES (?, 5)", (CONF,))  # what a recount would undo
+        db.commit()
+
+    open_store(f"sqlite:///{path}", CONF).close()
+
+    with closing(sqlite3.connect(path)) as db:
+        counted = db.execute("SELECT live FROM leg_counts").fetchall()
+    assert version == SqliteStore.SCHEMA_VERSION > 0
+    assert counted == [(5,)]
+
+
 def test_an_sqlite_file_in_a_folder_that_does_not_exist_cannot_be_opened(tmp_path):
     url = f"sqlite:///{tmp_path}/no/such/folder/conference.sqlite3"
 
@@ -378,7 +397,7 @@ def test_an_sqlite_file_in_a_folder_that_does_not_exist_cannot_be_opened(tmp_pat
 
 
 def test_a_redis_that_cannot_be_reached_at_start_is_reported_within_ten_seconds(monkeypatch):
-    monkeypatch.setattr(conference_store, "STARTUP_WAIT", 1)
+    monkeypatch.setattr(conference_store.base, "STARTUP_WAIT", 1)
     url = "redis://:hunter2-secret@127.0.0.1:9/0"
 
     started = time.monotonic()
