@@ -98,6 +98,17 @@ class ConferenceStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def answered(self, uuid, caller, host=None):
+        """Record a leg the store does not know, from its `answered` event, as a plain "join"
+        leg; change nothing if it knows it. True if it recorded the leg, False if not.
+
+        Vonage sends `answered` once it has the call's NCCO, so after the answer webhook,
+        whose write this makes up for if it was lost (the store was down). Such a leg never
+        takes a quorum role and never starts the round, though it counts towards it; like
+        every leg, it is bounded by MAX_LEGS, and recording it forgets the expired legs.
+        """
+
+    @abc.abstractmethod
     def left(self, uuid):
         """Forget a leg; once every leg has gone, the next caller starts a new round."""
 
@@ -124,6 +135,18 @@ class ConferenceStore(abc.ABC):
             return str(error)
         self._down_until = 0.0
         return None
+
+    @abc.abstractmethod
+    def forget_legs(self):
+        """Forget every leg of this conference, where the music plays and the quorum round;
+        return how many live legs it forgot. For legs left over from an earlier run (fake
+        legs of a walkthrough, a crash) that would otherwise stay for LEG_LIFETIME."""
+
+    def leftovers(self):
+        """(how many live legs the store holds, the oldest one's `since` or None): at
+        start-up, the legs left over from an earlier run."""
+        legs, _, _ = self._state(time.time())
+        return len(legs), (legs[0]["since"] if legs else None)
 
     @abc.abstractmethod
     def _check(self):

@@ -23,7 +23,15 @@ class RedisStore(ConferenceStore):
 
     SCHEMES = ("redis", "rediss")
     FORM = "redis://[:password@]host:port/db or rediss:// (TLS) for a Redis server"
-    SCRIPTS = ("join", "leave", "set_streaming", "state", "first_or_same")
+    # Each script, after the shared functions it calls (legs.lua).
+    SCRIPTS = (
+        ("legs", "join"),
+        ("legs", "answered"),
+        ("leave",),
+        ("set_streaming",),
+        ("state",),
+        ("first_or_same",),
+    )
 
     @classmethod
     def check_url(cls, raw):
@@ -50,10 +58,17 @@ class RedisStore(ConferenceStore):
         prefix = f"vonage-audio-stream:{conference}:"
         self.keys = [prefix + "legs", prefix + "order", prefix + "meta"]
         self.tokens_prefix = "vonage-audio-stream:seen-token:"
-        self._join, self._leave, self._set, self._read, self._first = (
-            self.client.register_script((LUA / f"{name}.lua").read_text()) for name in self.SCRIPTS
+        self._join, self._answered, self._leave, self._set, self._read, self._first = (
+            self._script(*names) for names in self.SCRIPTS
         )
+        self._forget = self._script("forget")
         self._wait_for_startup()
+
+    def _script(self, *names):
+        """One script made of the .lua files `names`, in that order."""
+        return self.client.register_script(
+            "\n".join((LUA / f"{name}.lua").read_text() for name in names)
+        )
 
     def _client(self, url):
         import redis  # only those who use Redis need the package's import time
@@ -118,6 +133,16 @@ class RedisStore(ConferenceStore):
         leg = json.dumps({"uuid": uuid, "from": caller, "since": now, "host": host})
         args = [uuid, repr(now), repr(now - base.LEG_LIFETIME), leg, self.quorum or 0]
         return self._run(self._join, keys=self.keys, args=[*args, base.MAX_LEGS])
+
+    def answered(self, uuid, caller, host=None):
+        now = time.time()
+        leg = json.dumps({"uuid": uuid, "from": caller, "since": now, "host": host})
+        args = [uuid, repr(now), repr(now - base.LEG_LIFETIME), leg, base.MAX_LEGS]
+        return bool(self._run(self._answered, keys=self.keys, args=args))
+
+    def forget_legs(self):
+        cutoff = repr(time.time() - base.LEG_LIFETIME)
+        return self._run(self._forget, keys=self.keys, args=[cutoff])
 
     def left(self, uuid):
         self._run(self._leave, keys=self.keys, args=[uuid])

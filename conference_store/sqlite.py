@@ -273,6 +273,39 @@ class SqliteStore(ConferenceStore):
 
         return self._write(join)
 
+    def answered(self, uuid, caller, host=None):
+        now = time.time()
+
+        def record(db):
+            if self._knows(db, uuid):
+                return False
+            live = self._forget_expired(db, now)
+            if not live:  # the legs of the last round have all expired: so has the round
+                db.execute("UPDATE conferences SET started = 0 WHERE name = ?", (self.conference,))
+            self._add(db, (uuid, caller, now, "join", host), live)
+            return True
+
+        return self._write(record)
+
+    def _knows(self, db, uuid):
+        return db.execute(
+            "SELECT 1 FROM legs WHERE conference = ? AND uuid = ?", (self.conference, uuid)
+        ).fetchone()
+
+    def forget_legs(self):
+        cutoff = time.time() - base.LEG_LIFETIME
+
+        def forget(db):
+            live = db.execute(
+                "SELECT count(*) FROM legs WHERE conference = ? AND since >= ?",
+                (self.conference, cutoff),
+            ).fetchone()[0]
+            db.execute("DELETE FROM legs WHERE conference = ?", (self.conference,))
+            db.execute("DELETE FROM conferences WHERE name = ?", (self.conference,))
+            return live
+
+        return self._write(forget)
+
     def _forget_expired(self, db, now):
         """Forget the legs past LEG_LIFETIME; the number of legs left."""
         db.execute(
