@@ -58,7 +58,7 @@ class Settings:
     private_key: str | None = None
     api_host: str | None = None
     quorum: int | None = None  # scenario 2: hold music until this many callers are in
-    # Scenario 2: where the conference's state lives (conference_store). May hold a password.
+    # Scenario 2: where the conference's state lives (conference_store/). May hold a password.
     state_url: str = conference_store.DEFAULT_URL
     # Where Vonage reaches this server: PUBLIC_URL, else the Codespace's forwarded port.
     public_url: str | None = None

@@ -111,7 +111,7 @@ def project(tmp_path):
     for name in PROJECT_FILES:
         shutil.copy(ROOT / name, tmp_path / name)
     for name in PROJECT_FOLDERS:
-        shutil.copytree(ROOT / name, tmp_path / name)
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 
 

@@ -5,11 +5,12 @@ outlives the object, bounds, and a clear StoreError when the store is down."""
 import sqlite3
 import threading
 import time
+from contextlib import closing
 
 import pytest
 
 import conference_store
-from conference_store import StoreError, open_store
+from conference_store import SqliteStore, StoreError, open_store
 from testing.processes import RedisServer
 
 CONF = "Soothing Conference"
@@ -200,7 +201,7 @@ def test_a_leg_whose_hang_up_was_missed_expires_after_the_longest_call(store_for
     store.joined("leg-old", None)
     store.set_streaming("leg-old")
     later = time.time() + conference_store.LEG_LIFETIME + 1
-    monkeypatch.setattr(conference_store.time, "time", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later)
 
     assert uuids(store) == []
     assert store.snapshot()["streaming_on"] is None
@@ -213,7 +214,7 @@ def test_the_longest_call_is_vonages_two_hours_plus_a_margin():
 
 
 def test_the_live_legs_are_bounded_against_a_flood_of_fake_calls(store_for, monkeypatch):
-    monkeypatch.setattr(conference_store, "MAX_LEGS", 20)
+    monkeypatch.setattr(conference_store.base, "MAX_LEGS", 20)
     store = store_for()
 
     for n in range(25):
@@ -241,7 +242,7 @@ def test_a_signed_token_is_forgotten_once_it_is_too_old_to_be_accepted(store_for
     store = store_for()
     store.first_or_same("token-a", "request-1", 1)
     later = time.time() + 2
-    monkeypatch.setattr(conference_store.time, "time", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later)
     if store.url.startswith("redis"):
         time.sleep(2.1)  # Redis expires the key itself, on its own clock
 
@@ -322,7 +323,7 @@ def test_an_sqlite_file_locked_by_a_hung_process_gives_a_store_error_within_a_se
 def test_after_a_failure_the_store_is_not_asked_again_for_a_moment_then_it_is(
     redis_server, redis_url, monkeypatch
 ):
-    monkeypatch.setattr(conference_store, "RETRY_AFTER", 0.3)
+    monkeypatch.setattr(conference_store.base, "RETRY_AFTER", 0.3)
     store = open_store(redis_url, CONF)
     redis_server.pause()
     try:
@@ -367,6 +368,24 @@ def test_an_sqlite_file_from_before_the_leg_counts_has_its_legs_counted_at_start
     assert role == "start"  # the two legs already in the file count towards the quorum
 
 
+def test_an_sqlite_file_is_stamped_with_its_schema_version_and_not_recounted_at_each_start(
+    tmp_path,
+):
+    path = tmp_path / "conference.sqlite3"
+    open_store(f"sqlite:///{path}", CONF).close()
+    with closing(sqlite3.connect(path)) as db:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        db.execute("INSERT INTO leg_counts VALUES (?, 5)", (CONF,))  # what a recount would undo
+        db.commit()
+
+    open_store(f"sqlite:///{path}", CONF).close()
+
+    with closing(sqlite3.connect(path)) as db:
+        counted = db.execute("SELECT live FROM leg_counts").fetchall()
+    assert version == SqliteStore.SCHEMA_VERSION > 0
+    assert counted == [(5,)]
+
+
 def test_an_sqlite_file_in_a_folder_that_does_not_exist_cannot_be_opened(tmp_path):
     url = f"sqlite:///{tmp_path}/no/such/folder/conference.sqlite3"
 
@@ -378,7 +397,7 @@ def test_an_sqlite_file_in_a_folder_that_does_not_exist_cannot_be_opened(tmp_pat
 
 
 def test_a_redis_that_cannot_be_reached_at_start_is_reported_within_ten_seconds(monkeypatch):
-    monkeypatch.setattr(conference_store, "STARTUP_WAIT", 1)
+    monkeypatch.setattr(conference_store.base, "STARTUP_WAIT", 1)
     url = "redis://:hunter2-secret@127.0.0.1:9/0"
 
     started = time.monotonic()
@@ -468,3 +487,159 @@ def test_a_redis_that_refuses_our_password_is_reported_at_once_saying_where_it_g
         + (" or user is disabled" if password else "")
         + "): put its password in STATE_URL, as redis://:PASSWORD@host:port/db"
     )
+
+
+# A leg the answer webhook could not record (the store was down) is recorded by its answered
+# event; leftovers and forget_legs serve the start-up banner and clearing old legs.
+
+
+def test_an_answered_leg_the_store_missed_is_recorded_as_a_plain_join(store_for):
+    store = store_for(quorum=3)
+
+    recorded = store.answered("leg-1", "447700900001", "api-us-3.vonage.com")
+
+    [leg] = store.stream_candidates()
+    assert recorded is True
+    assert (leg["uuid"], leg["from"], leg["host"], leg["role"]) == (
+        "leg-1",
+        "447700900001",
+        "api-us-3.vonage.com",
+        "join",
+    )
+    assert abs(leg["since"] - time.time()) < 5
+
+
+def test_an_answered_event_for_a_leg_the_store_knows_changes_nothing(store_for):
+    store = store_for(quorum=3)
+    store.joined("leg-1", "447700900001", "api-us-3.vonage.com")
+    before = store.stream_candidates()
+
+    recorded = store.answered("leg-1", "447700900002", None)
+
+    assert recorded is False
+    assert store.stream_candidates() == before
+
+
+def test_an_answered_event_delivered_twice_records_the_leg_once(store_for):
+    store = store_for()
+
+    first = store.answered("leg-1", "447700900001")
+    again = store.answered("leg-1", "447700900001")
+
+    assert (first, again) == (True, False)
+    assert uuids(store) == ["leg-1"]
+
+
+def test_a_leg_recorded_by_its_answered_event_counts_towards_the_quorum_but_never_starts_it(
+    store_for,
+):
+    store = store_for(quorum=2)
+
+    store.answered("leg-1", None)
+    waiting = store.waiting_for_quorum()
+    role = store.joined("leg-2", None)
+
+    assert waiting is True
+    assert role == "start"
+    assert store.joined("leg-1", None) == "join"  # a retried answer webhook comes too late
+
+
+def test_an_answered_event_forgets_expired_legs_and_their_round(store_for, monkeypatch):
+    store = store_for(quorum=2)
+    store.joined("leg-1", None)
+    store.joined("leg-2", None)  # starts the round
+    later = time.time() + conference_store.LEG_LIFETIME + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+
+    store.answered("leg-3", None)
+
+    assert uuids(store) == ["leg-3"]
+    assert store.joined("leg-4", None) == "start"  # a new round, leg-3 counted in it
+
+
+def test_legs_recorded_by_answered_events_are_bounded_like_every_leg(store_for, monkeypatch):
+    monkeypatch.setattr(conference_store.base, "MAX_LEGS", 20)
+    store = store_for()
+
+    for n in range(25):
+        store.answered(f"leg-{n:02d}", None)
+
+    assert uuids(store) == [f"leg-{n:02d}" for n in range(5, 25)]
+
+
+def test_answers_and_answered_events_at_once_record_each_leg_once_with_one_role(store_for):
+    answers, events = store_for(quorum=4), store_for(quorum=4)  # two processes
+    roles, recorded, gate = {}, {}, threading.Barrier(16)
+
+    def deliver(n):
+        uuid = f"leg-{n // 2}"  # each leg: its answer webhook and its answered event
+        gate.wait()
+        if n % 2:
+            recorded[uuid] = events.answered(uuid, None)
+        else:
+            roles[uuid] = answers.joined(uuid, None)
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    legs = {leg["uuid"]: leg["role"] for leg in answers.snapshot()["legs"]}
+    assert legs == roles  # one leg each, with the role its answer was given
+    assert all(legs[uuid] == "join" for uuid, new in recorded.items() if new)
+    assert list(legs.values()).count("start") <= 1
+
+
+def test_no_leftovers_in_a_new_store(store_for):
+    assert store_for().leftovers() == (0, None)
+
+
+def test_leftovers_are_the_live_legs_and_the_oldest_ones_start(store_for, monkeypatch):
+    store = store_for()
+    store.joined("leg-1", None)
+    first = store.snapshot()["legs"][0]["since"]
+    store.answered("leg-2", None)
+    store.joined("leg-3", None)
+    store.left("leg-3")
+
+    counted = store.leftovers()
+    later = time.time() + conference_store.LEG_LIFETIME + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+
+    assert counted == (2, first)
+    assert store.leftovers() == (0, None)  # expired legs are not left over
+
+
+def test_forgetting_the_legs_forgets_them_the_music_and_the_round_in_every_process(store_for):
+    store, other_process = store_for(quorum=2), store_for(quorum=2)
+    store.joined("leg-1", None)
+    store.joined("leg-2", None)  # starts the round
+    store.set_streaming("leg-2")
+
+    forgotten = store.forget_legs()
+
+    assert forgotten == 2
+    assert other_process.snapshot() == {
+        "legs": [],
+        "streaming_on": None,
+        "quorum": 2,
+        "waiting_for_quorum": False,
+    }
+    assert other_process.joined("leg-3", None) == "wait"  # a new round
+    assert store.forget_legs() == 1
+
+
+def test_forgetting_the_legs_of_one_conference_leaves_the_others_alone(store_for):
+    board, standup = store_for(conference="Board"), store_for(conference="Stand-up")
+    board.joined("leg-1", None)
+    standup.joined("leg-2", None)
+
+    assert board.forget_legs() == 1
+
+    assert uuids(board) == []
+    assert uuids(standup) == ["leg-2"]
+
+
+def test_forgetting_the_legs_of_an_empty_store_forgets_none(store_for):
+    assert store_for().forget_legs() == 0
