@@ -22,6 +22,8 @@ SCRIPTS = [
     "webhooks.py",
     "conference_store.py",
     "gunicorn.conf.py",
+    "setup-vonage.py",
+    "vonage_setup.py",
 ]
 
 
