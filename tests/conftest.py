@@ -2,18 +2,21 @@
 
 import importlib
 import os
+import secrets
 import shutil
 
 import pytest
 import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fake_account_api import FakeAccountApi
 from fake_voice_api import FakeVoiceApi
 from processes import ROOT, SCRIPTS, RedisServer, Server
 
 import settings as config
 
 APPLICATION_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
+API_KEY = "a1b2c3d4"  # the account's API key (not a secret; its secret is made per test)
 
 
 @pytest.fixture(scope="session")
@@ -178,3 +181,19 @@ def state_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/conference.sqlite3"
     return request.getfixturevalue("redis_url")
+
+
+@pytest.fixture
+def api_secret():
+    """The account's API secret, made for this test: it must never be printed."""
+    return secrets.token_hex(8)
+
+
+@pytest.fixture
+def account(tmp_path, api_secret):
+    """The fake account APIs, with no application and no number yet."""
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    api = FakeAccountApi(folder, API_KEY, api_secret)
+    yield api
+    api.stop()

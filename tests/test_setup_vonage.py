@@ -3,7 +3,6 @@
 import base64
 import logging
 import re
-import secrets
 import shutil
 import stat
 import subprocess
@@ -11,12 +10,11 @@ import sys
 import time
 
 import pytest
-from fake_account_api import FakeAccountApi
+from conftest import API_KEY
 from processes import ROOT, clean_env, free_port
 
 import vonage_setup
 
-API_KEY = "a1b2c3d4"
 PUBLIC_URL = "https://fuzzy-lamp-x7-9000.app.github.dev"
 ANSWER_URL = PUBLIC_URL + "/webhooks/answer"
 EVENT_URL = PUBLIC_URL + "/webhooks/event"
@@ -26,22 +24,6 @@ CALL_LINE = (
     f"Start .venv/bin/python scenario-1.py and call +{NUMBER}: you will hear the music "
     "(with scenario-2.py, the conference greeting)."
 )
-
-
-@pytest.fixture
-def api_secret():
-    """The account's API secret, made for this test: it must never be printed."""
-    return secrets.token_hex(8)
-
-
-@pytest.fixture
-def account(tmp_path, api_secret):
-    """The fake account APIs, with no application and no number yet."""
-    folder = tmp_path / "tls"
-    folder.mkdir()
-    api = FakeAccountApi(folder, API_KEY, api_secret)
-    yield api
-    api.stop()
 
 
 @pytest.fixture
