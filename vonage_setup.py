@@ -173,7 +173,11 @@ def apply(vonage, todo, *, project_dir, say=print):
             name=application_name(todo.answer_url.removesuffix(ANSWER_PATH)),
             capabilities={"voice": {"webhooks": _webhooks(todo)}},
         )
-        created = busy_retry(lambda: vonage.application.create_application(config))
+        created = busy_retry(
+            lambda: vonage.application.create_application(config),
+            "create the application",
+            repeatable=False,
+        )
         application_id = created.id
         say(f"Created application {application_id} ({created.name})")
         save_private_key(todo.key_path, created.keys.private_key)
@@ -382,8 +386,12 @@ def write_env_value(path, example, value, name="VONAGE_APPLICATION_ID"):
         raise
 
 
-def busy_retry(call, doing="reach Vonage", delays=BUSY_DELAYS):
-    """`call()`, again after a pause while Vonage answers 429 or 5xx; SetupError on failure."""
+def busy_retry(call, doing="reach Vonage", delays=BUSY_DELAYS, repeatable=True):
+    """`call()`, again after a pause while Vonage answers 429 or 5xx; SetupError on failure.
+
+    A call that is not `repeatable` (a create) is repeated only after 429, which Vonage sends
+    before doing anything: after a 5xx, the first attempt may have worked.
+    """
     for delay in (*delays, None):
         try:
             return call()
@@ -391,6 +399,11 @@ def busy_retry(call, doing="reach Vonage", delays=BUSY_DELAYS):
             raise  # the caller knows what was not found
         except HttpRequestError as error:
             status = error.response.status_code
+            if status >= 500 and not repeatable:
+                raise SetupError(
+                    f"Vonage failed ({status}) to {doing}: look for a new application in the "
+                    "dashboard (Applications) and delete it, then run this again"
+                ) from None
             if (status == 429 or status >= 500) and delay is not None:
                 time.sleep(delay)
                 continue

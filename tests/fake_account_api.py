@@ -20,7 +20,8 @@ application/tests/data/create_application_basic.json and get_application.json):
   of an owned number and `app_id` of an application of this account; answers 200 with
   `error-code` "200", or "420" when a parameter is wrong.
 
-`busy` holds statuses (429, 503...) to answer the next requests with, one each; `hang` makes
+`busy` holds statuses (429, 503...) to answer the next requests with, one each (None: answer
+normally); `hang` makes
 it accept requests and never answer, as a hung network does.
 """
 
@@ -115,8 +116,8 @@ class FakeAccountApi:
         if self.hang:
             self._release.wait(60)
             return None
-        if self.busy:
-            status = self.busy.pop(0)
+        status = self.busy.pop(0) if self.busy else None
+        if status:
             return status, {"title": "Too Many Requests" if status == 429 else "Server Error"}
         numbers_api = request.path.startswith(("/account/", "/number/"))
         if request.authorization != self.authorization:

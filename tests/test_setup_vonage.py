@@ -498,6 +498,20 @@ def test_vonage_busy_for_good_stops_with_a_clear_line(setup, account):
     assert time.monotonic() - started >= sum(vonage_setup.BUSY_DELAYS)
 
 
+def test_a_server_error_on_create_is_not_repeated_so_no_second_application_is_made(setup, account):
+    account.add_number(NUMBER)
+    account.busy = [None, 502]  # the numbers are listed; the create fails
+
+    result = setup()
+
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "Vonage failed (502) to create the application: look for a new application in the "
+        "dashboard (Applications) and delete it, then run this again (see .env.example)\n"
+    )
+    assert [r.method for r in account.requests] == ["GET", "POST"]
+
+
 def test_a_hung_network_stops_after_the_timeout(setup, account):
     account.hang = True
 
