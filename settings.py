@@ -82,7 +82,8 @@ class Variable:
     name: str
     field: str | None  # the Settings field it fills; None: read by gunicorn.conf.py
     parse: Callable[[str], object]  # the value, or ValueError saying what is allowed
-    scenarios: tuple = (1, 2)  # which scenarios read it; () for Gunicorn's own
+    # Who reads it: scenario numbers, "setup" (setup-vonage.py) or "Gunicorn" (its own).
+    readers: tuple = (1, 2)
     secret: bool = False  # never shown, not even a bad value
     when_empty: str | None = None  # parsed in its place when unset or empty (else the default)
     required: str | None = None  # the problem when unset, for the scenarios that read it
@@ -91,8 +92,8 @@ class Variable:
 
     @property
     def used_by(self):
-        """Who reads it, as the README's configuration table says: "1, 2", "2" or "Gunicorn"."""
-        return ", ".join(map(str, self.scenarios)) or "Gunicorn"
+        """Who reads it, as the README's configuration table says, e.g. "1, 2" or "setup"."""
+        return ", ".join(map(str, self.readers))
 
 
 def _public_url(raw):
@@ -249,23 +250,21 @@ VARIABLES = (
     ),
     Variable("PUBLIC_URL", "public_url", _public_url),
     Variable("VONAGE_SIGNATURE_SECRET", "signature_secret", str, secret=True),
-    Variable("CONF_NAME", "conf_name", str, scenarios=(2,)),
+    Variable("CONF_NAME", "conf_name", str, readers=(2,)),
     Variable(
         "QUORUM",
         "quorum",
         _whole_number("give a whole number of callers, 2 or more, or leave it empty", 2),
-        scenarios=(2,),
+        readers=(2,),
     ),
     # Its password, if any, is never shown.
-    Variable(
-        "STATE_URL", "state_url", conference_store.check_url, scenarios=(2,), show=_masked_url
-    ),
-    Variable("VONAGE_API_HOST", "api_host", _api_host, scenarios=(2,)),
+    Variable("STATE_URL", "state_url", conference_store.check_url, readers=(2,), show=_masked_url),
+    Variable("VONAGE_API_HOST", "api_host", _api_host, readers=(2,)),
     Variable(
         "CONTROL_TOKEN",
         "control_token",
         _control_token,
-        scenarios=(2,),
+        readers=(2,),
         secret=True,
         problem="{name} is not allowed ({length} characters): {why}",
     ),
@@ -273,7 +272,7 @@ VARIABLES = (
         "VONAGE_APPLICATION_ID",
         "application_id",
         _application_id,
-        scenarios=(2,),
+        readers=(2,),
         required=(
             "VONAGE_APPLICATION_ID is not set: copy your application's id from the Vonage "
             "dashboard (Applications) into .env"
@@ -283,7 +282,7 @@ VARIABLES = (
         "VONAGE_PRIVATE_KEY",
         "private_key",
         read_private_key,
-        scenarios=(2,),
+        readers=(2,),
         secret=True,
         when_empty="private.key",
         problem="{name}: {why}",
@@ -294,8 +293,12 @@ VARIABLES = (
         _whole_number(
             "give how many worker processes, 1 to 64; one per CPU core is a good start", 1, 64
         ),
-        scenarios=(),
+        readers=("Gunicorn",),
     ),
+    # Read by vonage_setup.py: setup-vonage.py, and the scenarios' start-up check.
+    Variable("VONAGE_API_KEY", None, str, readers=("setup", 1, 2)),
+    Variable("VONAGE_API_SECRET", None, str, readers=("setup", 1, 2), secret=True),
+    Variable("VONAGE_NUMBER", None, str, readers=("setup",)),
 )
 VARIABLE_NAMES = tuple(variable.name for variable in VARIABLES)
 
@@ -325,7 +328,7 @@ def load(env, *, voice_api=False):
     """
     problems, values = [], {}
     for variable in VARIABLES:
-        if 1 in variable.scenarios or (voice_api and 2 in variable.scenarios):
+        if variable.field and (1 in variable.readers or (voice_api and 2 in variable.readers)):
             value, problem = check(variable, env)
             if problem:
                 problems.append(problem)

@@ -2,6 +2,7 @@
 where Vonage and the owner reach it (the banner)."""
 
 import errno
+import logging
 import socket
 import sys
 from dataclasses import replace
@@ -13,22 +14,19 @@ import conference_store
 import settings as config
 
 
-def load_or_exit(*, voice_api=False):
-    """Settings from the environment and .env; on any problem, print one line each and exit 2."""
-    try:
-        return config.load(config.read_environment(), voice_api=voice_api)
-    except config.SettingsError as error:
-        print(*error.problems, sep="\n", file=sys.stderr)
-        sys.exit(2)
-
-
 def startup(scenario, *, voice_api=False, browser=(), check_port=False):
-    """Load the settings (or exit 2) and print what to paste where, before anything else.
+    """Load the settings (or exit 2) and print what to paste where, before anything else; then,
+    in the background, check that Vonage sends the application's calls here.
 
     `browser` lists (what it does, path) for the pages the user opens themselves; with
     `check_port`, exit 2 first if HOST:PORT cannot be listened on.
     """
-    settings = load_or_exit(voice_api=voice_api)
+    env = config.read_environment()
+    try:
+        settings = config.load(env, voice_api=voice_api)
+    except config.SettingsError as error:
+        print(*error.problems, sep="\n", file=sys.stderr)
+        sys.exit(2)
     cli = click.get_current_context(silent=True)
     if cli is not None and cli.info_name == "run":
         # `flask run` listens where its own --host and --port say, not HOST and PORT.
@@ -39,6 +37,11 @@ def startup(scenario, *, voice_api=False, browser=(), check_port=False):
     terminal = sys.stdout.isatty()
     text = banner(settings, scenario, voice_api=voice_api, browser=browser, terminal=terminal)
     print(text, flush=True)
+    if env.get("VONAGE_API_KEY") and env.get("VONAGE_API_SECRET"):
+        import vonage_setup  # the SDK's account APIs: imported only by those who use them
+
+        logger = logging.getLogger(scenario)
+        vonage_setup.check_webhooks_in_background(env, settings.public_url, logger)
     return settings
 
 

@@ -33,6 +33,7 @@ NOT_INHERITED = (
     "REQUESTS_CA_BUNDLE",
     "FLASK_",
     "GUNICORN_CMD_ARGS",
+    "VONAGE_SETUP_",  # vonage_setup.py's test-only hosts
 )
 
 

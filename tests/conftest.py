@@ -2,6 +2,7 @@
 
 import importlib
 import os
+import secrets
 import shutil
 
 import pytest
@@ -10,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import settings as config
+from testing.fake_account_api import FakeAccountApi
 from testing.fake_voice_api import FakeVoiceApi
 from testing.processes import (
     PROJECT_FILES,
@@ -21,6 +23,7 @@ from testing.processes import (
 )
 
 APPLICATION_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
+API_KEY = "a1b2c3d4"  # the account's API key (not a secret; its secret is made per test)
 
 
 @pytest.fixture(scope="session")
@@ -191,3 +194,19 @@ def state_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/conference.sqlite3"
     return request.getfixturevalue("redis_url")
+
+
+@pytest.fixture
+def api_secret():
+    """The account's API secret, made for this test: it must never be printed."""
+    return secrets.token_hex(8)
+
+
+@pytest.fixture
+def account(tmp_path, api_secret):
+    """The fake account APIs, with no application and no number yet."""
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    api = FakeAccountApi(folder, API_KEY, api_secret)
+    yield api
+    api.stop()

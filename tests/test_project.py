@@ -58,7 +58,7 @@ def test_readme_shows_the_banner_scenario_1_prints_in_a_codespace():
             "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN": "app.github.dev",
         }
     )
-    shown = re.search(r"```text\n(.+?)\n +```", README, re.S).group(1)
+    shown = re.search(r"```text\n(.+?)\n *```", README, re.S).group(1)
 
     assert [line.strip() for line in shown.splitlines()] == [
         line.strip() for line in startup.banner(settings, "Scenario 1").splitlines()
