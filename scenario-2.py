@@ -90,7 +90,15 @@ def call_event():
     event = webhooks.params()
     uuid, status = webhooks.leg_uuid(event), webhooks.describe(event)
     current_app.logger.info("event %s for leg %s", status, uuid or "?")
-    if uuid and status in webhooks.FINAL_STATUSES:
+    if uuid and status == "answered":
+        # Vonage sends `answered` once it has the call's NCCO, so after the answer webhook's
+        # write: a leg the store does not know was lost (an outage) and joins as a plain
+        # caller. `started` and `ringing` may come before the answer webhook: not those.
+        if the_conference().answered(
+            uuid, webhooks.text(event, "from"), webhooks.region_host(event)
+        ):
+            current_app.logger.info("leg %s recorded from its answered event", uuid)
+    elif uuid and status in webhooks.FINAL_STATUSES:
         the_conference().left(uuid)
     return "", 200
 

@@ -389,3 +389,47 @@ def test_music_that_started_but_could_not_be_recorded_says_so(app2, settings2, r
     assert response.get_json()["error"].startswith(
         "the music plays on leg leg-1, but it was not recorded: the conference store sqlite:///"
     )
+
+
+def event(server, uuid, status):
+    return requests.post(
+        f"{server.base}/webhooks/event", json={"uuid": uuid, "status": status}, timeout=5
+    )
+
+
+def test_a_caller_answered_while_redis_hung_is_recorded_by_their_answered_event(
+    serve_scenario_2, redis_server, redis_url, fake_api
+):
+    server = serve_scenario_2(STATE_URL=redis_url)
+    redis_server.pause()
+    try:
+        answer = call(server, "leg-1")
+    finally:
+        redis_server.resume()
+    # Vonage sends the event after the answer, and again while we answer 503.
+    deadline = time.monotonic() + 10
+    while (answered := event(server, "leg-1", "answered")).status_code == 503:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    again = event(server, "leg-1", "answered")  # delivered twice: recorded once
+
+    assert answer.status_code == answered.status_code == again.status_code == 200
+    assert [(leg["uuid"], leg["role"]) for leg in status(server)["legs"]] == [("leg-1", "join")]
+    assert requests.get(f"{server.base}/stream", timeout=20).json()["uuid"] == "leg-1"
+    assert [(method, uuid) for method, uuid, _, _ in fake_api.requests] == [("PUT", "leg-1")]
+    assert server.stop().count("leg leg-1 recorded from its answered event") == 1
+
+
+def test_ringing_and_started_events_before_the_answer_leave_the_quorum_role_alone(
+    serve_scenario_2,
+):
+    server = serve_scenario_2(QUORUM="2")
+
+    for status_before in ("started", "ringing"):
+        assert event(server, "leg-1", status_before).status_code == 200
+    first = call(server, "leg-1").json()
+    assert event(server, "leg-1", "answered").status_code == 200
+
+    assert role_of(first) == "wait"
+    assert [(leg["uuid"], leg["role"]) for leg in status(server)["legs"]] == [("leg-1", "wait")]
+    assert role_of(call(server, "leg-2").json()) == "start"
