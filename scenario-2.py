@@ -6,6 +6,7 @@ See README.md.
 """
 
 import gc
+import sys
 import time
 
 import requests
@@ -198,12 +199,23 @@ def stop_stream():
     return jsonify(message="stopped the stream", uuid=leg["uuid"])
 
 
+FORGET_LEGS = ".venv/bin/python scenario-2.py --forget-legs"
+
+
 def open_conference(settings):
     """The conference's store; if it cannot be reached, one line naming it, and exit 2."""
     try:
         return conference_store.open_store(settings.state_url, settings.conf_name, settings.quorum)
     except conference_store.StoreError as error:
         startup.exit_with(f"STATE_URL: {error}")
+
+
+def forget_legs():
+    """`python scenario-2.py --forget-legs`: forget the live legs in STATE_URL's store."""
+    settings = startup.load_settings(voice_api=True)
+    forgotten = open_conference(settings).forget_legs()
+    where = conference_store.describe(settings.state_url)
+    print(f"Forgot {forgotten} live leg(s) of {settings.conf_name!r} in {where}.")
 
 
 def load_settings(check_port=False):
@@ -221,6 +233,7 @@ def create_app(settings=None):
     settings = settings or load_settings()
     app = Flask(__name__)
     conference = open_conference(settings)
+    startup.say_leftovers(conference, FORGET_LEGS)
     # A replayed webhook is refused by every process that shares the store.
     webhooks.init_app(app, settings, health_problem=conference.problem, shared_tokens=conference)
     app.extensions.update(
@@ -239,6 +252,8 @@ def create_app(settings=None):
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--forget-legs"]:
+        sys.exit(forget_legs())
     settings = load_settings(check_port=True)  # a clear line, not a socket error, if it cannot
     app = create_app(settings)
     gc.freeze()  # start-up objects never need collecting: no collector pauses on webhooks

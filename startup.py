@@ -5,6 +5,7 @@ import errno
 import logging
 import socket
 import sys
+import time
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -12,6 +13,16 @@ import click  # Flask's own command-line library
 
 import conference_store
 import settings as config
+
+
+def load_settings(env=None, *, voice_api=False):
+    """Settings from `env` (default: the environment and .env); on any problem, one line each
+    on stderr and exit 2."""
+    try:
+        return config.load(config.read_environment() if env is None else env, voice_api=voice_api)
+    except config.SettingsError as error:
+        print(*error.problems, sep="\n", file=sys.stderr)
+        sys.exit(2)
 
 
 def startup(scenario, *, voice_api=False, browser=(), check_port=False):
@@ -22,11 +33,7 @@ def startup(scenario, *, voice_api=False, browser=(), check_port=False):
     `check_port`, exit 2 first if HOST:PORT cannot be listened on.
     """
     env = config.read_environment()
-    try:
-        settings = config.load(env, voice_api=voice_api)
-    except config.SettingsError as error:
-        print(*error.problems, sep="\n", file=sys.stderr)
-        sys.exit(2)
+    settings = load_settings(env, voice_api=voice_api)
     cli = click.get_current_context(silent=True)
     if cli is not None and cli.info_name == "run":
         # `flask run` listens where its own --host and --port say, not HOST and PORT.
@@ -166,3 +173,20 @@ def exit_with(problem):
     """Stop start-up with one line: the problem, its fix, and where the settings are explained."""
     print(f"{problem} ({config.HINT})", file=sys.stderr)
     sys.exit(2)
+
+
+def say_leftovers(conference, forget_command):
+    """Print how many live legs the store already holds, if any, and how to forget them."""
+    live, oldest = conference.leftovers()
+    if live:
+        print(
+            f"The store already holds {live} live leg(s), the oldest from "
+            f"{_age(time.time() - oldest)} ago: from an earlier run, or other processes that "
+            f"share it. If those calls are over, forget them: {forget_command}",
+            flush=True,
+        )
+
+
+def _age(seconds):
+    minutes = int(seconds // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"

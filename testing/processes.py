@@ -60,10 +60,10 @@ def session():
     return http
 
 
-def run(project, script, **settings):
-    """Run a script to its end, as a user who just typed `python script`."""
+def run(project, *command, **settings):
+    """Run a script to its end, as a user who just typed `python *command`."""
     return subprocess.run(
-        [sys.executable, script],
+        [sys.executable, *command],
         cwd=project,
         env=clean_env(**settings),
         capture_output=True,

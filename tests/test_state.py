@@ -433,3 +433,34 @@ def test_ringing_and_started_events_before_the_answer_leave_the_quorum_role_alon
     assert role_of(first) == "wait"
     assert [(leg["uuid"], leg["role"]) for leg in status(server)["legs"]] == [("leg-1", "wait")]
     assert role_of(call(server, "leg-2").json()) == "start"
+
+
+def test_the_banner_names_legs_left_from_an_earlier_run_and_forget_legs_clears_them(
+    serve_scenario_2, store_setting, project, key_file
+):
+    first = serve_scenario_2(**store_setting)
+    call(first, "leg-1")
+    call(first, "leg-2")
+    first.stop()
+
+    again = serve_scenario_2(**store_setting)
+    printed = again.stop()
+    forget = run(
+        project,
+        "scenario-2.py",
+        "--forget-legs",
+        VONAGE_APPLICATION_ID=APPLICATION_ID,
+        VONAGE_PRIVATE_KEY=str(key_file),
+        **store_setting,
+    )
+    after = serve_scenario_2(**store_setting)
+
+    assert (
+        "The store already holds 2 live leg(s), the oldest from 0 min ago: from an earlier run, "
+        "or other processes that share it. If those calls are over, forget them: "
+        ".venv/bin/python scenario-2.py --forget-legs"
+    ) in printed
+    assert (forget.returncode, forget.stderr) == (0, "")
+    assert forget.stdout.startswith("Forgot 2 live leg(s) of 'Soothing Conference' in ")
+    assert status(after)["legs"] == []
+    assert "already holds" not in after.stop()
