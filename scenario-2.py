@@ -94,7 +94,8 @@ def call_event():
     if uuid and status == "answered":
         # Vonage sends `answered` once it has the call's NCCO, so after the answer webhook's
         # write: a leg the store does not know was lost (an outage) and joins as a plain
-        # caller. `started` and `ringing` may come before the answer webhook: not those.
+        # caller. `started` and `ringing` may come before the answer webhook: not those
+        # (https://developer.vonage.com/en/voice/voice-api/webhook-reference#event-webhook).
         if the_conference().answered(
             uuid, webhooks.text(event, "from"), webhooks.region_host(event)
         ):
