@@ -182,7 +182,10 @@ def test_no_request_ever_gets_a_5xx_and_answers_are_always_valid_nccos(
         data=body if method == "POST" else None,
     )
 
-    assert response.status_code < 500, response.get_data(as_text=True)
+    # An earlier example may have recorded a caller: /stream then tries the Voice API, which
+    # no network reaches, and says so with a 502; nothing else may answer 5xx.
+    unreachable = path.startswith("/stream") and response.status_code == 502
+    assert response.status_code < 500 or unreachable, response.get_data(as_text=True)
     if path == "/webhooks/answer":
         assert response.status_code in (200, 413)
         if response.status_code == 200:
