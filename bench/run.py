@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass
 from http.client import HTTPConnection, HTTPSConnection
 from importlib import import_module, metadata
 from pathlib import Path
+from statistics import median
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))  # the project and testing/, when run as bench/run.py
@@ -715,55 +716,54 @@ def judge(results):
     return targets
 
 
-# Each table: its title, then its header and its cells as format strings of a row's fields.
+# Each table: its title, then its columns as "header=cell", each cell a format string of a row.
 TABLES = {
     "load": (
         "Load (wrk, one thread; answer: a new leg on every request; {order} runs of {seconds} s:"
         " req/s over all, p50/p99 ms the runs' mean, CPU µs per request, store CPU"
         " redis-server's; x: the scenario over its floor, x store: over the store floor, which"
         " commits one row per answer; errors: failed requests and callers not recorded):",
-        "server | route | conns | req/s | p50 | p99 | CPU | store CPU | floor req/s | floor p50"
-        " | floor p99 | floor CPU | store floor req/s | store floor p99 | store floor CPU"
-        " | x req/s | x p99 | x CPU | x store req/s | x store p99 | errors",
-        "{server} | {route} | {connections} | {app[rps]:,.0f} | {app[p50_ms]:.2f}"
-        " | {app[p99_ms]:.2f} | {app[cpu_us]:.0f} | {app[store_cpu_us]:.0f} | {floor[rps]:,.0f}"
-        " | {floor[p50_ms]:.2f} | {floor[p99_ms]:.2f} | {floor[cpu_us]:.0f} | {store[rps]:,.0f}"
-        " | {store[p99_ms]:.2f} | {store[cpu_us]:.0f} | {rps_vs_floor:.2f} | {p99_vs_floor:.2f}"
-        " | {cpu_vs_floor:.2f} | {rps_vs_store:.2f} | {p99_vs_store:.2f} | {errors}",
+        "server={server} | route={route} | conns={connections} | req/s={app[rps]:,.0f}"
+        " | p50={app[p50_ms]:.2f} | p99={app[p99_ms]:.2f} | CPU={app[cpu_us]:.0f}"
+        " | store CPU={app[store_cpu_us]:.0f} | floor req/s={floor[rps]:,.0f}"
+        " | floor p50={floor[p50_ms]:.2f} | floor p99={floor[p99_ms]:.2f}"
+        " | floor CPU={floor[cpu_us]:.0f} | store floor req/s={store[rps]:,.0f}"
+        " | store floor p99={store[p99_ms]:.2f} | store floor CPU={store[cpu_us]:.0f}"
+        " | x req/s={rps_vs_floor:.2f} | x p99={p99_vs_floor:.2f} | x CPU={cpu_vs_floor:.2f}"
+        " | x store req/s={rps_vs_store:.2f} | x store p99={p99_vs_store:.2f} | errors={errors}",
     ),
     "servers": (
         "Servers (startup: spawn to first answered webhook, median / worst; peak MB: VmHWM, for"
         " Gunicorn the worker's plus the other workers' and the arbiter's private memory;"
         " /stream: ms above the Voice API's own time, p50 / p99 / first call, then the API's"
         " own p50 and a floor webhook's round trip timed alongside):",
-        "server | startup s | floor startup s | peak MB | floor peak MB | /stream | soak",
-        "{server} | {startup} | {floor_startup_s:.2f} | {memory} | {floor_memory} | {stream[p50_ms]"
-        ":.1f} / {stream[p99_ms]:.1f} / {stream[first_ms]:.0f} (API {stream[api_p50_ms]:.1f},"
-        " floor {stream[floor_round_trip_p50_ms]:.1f}) | {soak[rps]:,.0f} req/s,"
-        " {soak[errors]} errors, {soak[unrecorded]} unrecorded, {soak[legs_left]} legs left",
+        "server={server} | startup s={startup} | floor startup s={floor_startup_s:.2f}"
+        " | peak MB={memory} | floor peak MB={floor_memory} | /stream={stream[p50_ms]:.1f}"
+        " / {stream[p99_ms]:.1f} / {stream[first_ms]:.0f} (API {stream[api_p50_ms]:.1f}, floor"
+        " {stream[floor_round_trip_p50_ms]:.1f}) | soak={soak[rps]:,.0f} req/s, {soak[errors]}"
+        " errors, {soak[unrecorded]} unrecorded, {soak[legs_left]} legs left",
     ),
     "workers": (
         "Workers (Gunicorn with WEB_CONCURRENCY=1 and 2, a new leg on every answer; p99 ms, CPU"
         " µs per request and peak MB as 1 worker / 2 workers; answered: workers of the 2 that"
         " served requests):",
-        "server | conns | 1 worker req/s | 2 workers req/s | x | p99 | CPU | store CPU | peak MB"
-        " | answered | errors",
-        "{server} | {connections} | {one[rps]:,.0f} | {two[rps]:,.0f} | {two_vs_one:.2f}"
-        " | {one[p99_ms]:.2f} / {two[p99_ms]:.2f} | {one[cpu_us]:.0f} / {two[cpu_us]:.0f}"
-        " | {one[store_cpu_us]:.0f} / {two[store_cpu_us]:.0f} | {memory_mb[one][peak]:.0f}"
-        " / {memory_mb[two][peak]:.0f} | {workers_that_answered} | {errors}",
+        "server={server} | conns={connections} | 1 worker req/s={one[rps]:,.0f}"
+        " | 2 workers req/s={two[rps]:,.0f} | x={two_vs_one:.2f}"
+        " | p99={one[p99_ms]:.2f} / {two[p99_ms]:.2f} | CPU={one[cpu_us]:.0f} / {two[cpu_us]:.0f}"
+        " | store CPU={one[store_cpu_us]:.0f} / {two[store_cpu_us]:.0f}"
+        " | peak MB={memory_mb[one][peak]:.0f} / {memory_mb[two][peak]:.0f}"
+        " | answered={workers_that_answered} | errors={errors}",
     ),
     "quorum": (
         f"Quorum (QUORUM={QUORUM}, {CALLERS_PER_ROUND} callers at once per round, each round's"
         " NCCOs must hold 2 wait, 1 start and 9 join, then all hang up; answer ms p50 / p99):",
-        "setup | rounds | wrong | unrecorded | processes | answer ms",
-        "{setup} | {rounds} | {wrong_rounds} | {unrecorded} | {processes_that_answered}"
-        " | {answer_p50_ms:.1f} / {answer_p99_ms:.1f}",
+        "setup={setup} | rounds={rounds} | wrong={wrong_rounds} | unrecorded={unrecorded}"
+        " | processes={processes_that_answered}"
+        " | answer ms={answer_p50_ms:.1f} / {answer_p99_ms:.1f}",
     ),
     "targets": (
         "Targets:",
-        "target | server | measured | limit | result",
-        "{target} | {server} | {shown} | {limit} | {result}",
+        "target={target} | server={server} | measured={shown} | limit={limit} | result={result}",
     ),
 }
 
@@ -771,58 +771,52 @@ TABLES = {
 def report(results):
     """The tables for stdout and bench/README.md."""
     machine, stores, plan = results["machine"], results["stores"], results["plan"]
-    rows = {
-        "load": [
-            {"server": label, **row, "errors": sum(errors(row[side]) for side in SIDES & set(row))}
-            for label, result in results["servers"].items()
-            for row in result["load"]
-        ],
-        "servers": [
-            {
-                "server": label,
-                **result,
-                "startup": "{:.2f} / {:.2f}".format(
-                    sorted(result["startup_s"])[len(result["startup_s"]) // 2],
-                    max(result["startup_s"]),
-                ),
-                "memory": memory(result["memory_mb"]),
-                "floor_memory": memory(result["floor_memory_mb"]),
-            }
-            for label, result in results["servers"].items()
-        ],
-        "workers": [
-            {
-                "server": f"scenario-2 gunicorn {store}" if side == "app" else "floor",
-                "connections": scaled["connections"],
-                **scaled[side],
-                "errors": errors(scaled[side]["one"]) + errors(scaled[side]["two"]),
-            }
-            for store, scaled in results["scaling"].items()
-            for side in ("app", "floor")
-        ],
-        "quorum": [{"setup": label, **rounds} for label, rounds in results["quorum"].items()],
-        "targets": results["targets"],
-    }
     parts = [
         f"Webhook benchmark, {results['date']}: {machine['cpus']} cores, {machine['cpu']}, Python"
         f" {machine['python']}, {machine['wrk']}, SQLite {stores['sqlite']}, Redis"
         f" {stores['redis'] or '-'}; load average {results['load_average'][0]} before,"
         f" {results['load_average'][1]} after"
     ]
-    for name, (title, header, cells) in TABLES.items():
-        order = ", ".join(plan["order"])
-        parts += [
-            title.format(order=order, seconds=plan["seconds"]),
-            table(header, cells, rows[name]),
-        ]
+    shown = rows(results)
+    for name, (title, columns) in TABLES.items():
+        title = title.format(order=", ".join(plan["order"]), seconds=plan["seconds"])
+        parts += [title, table(columns, shown[name])]
     return "\n\n".join(parts)
 
 
-def table(header, cells, rows):
-    """A Markdown table: each row's fields through the cells' format strings; "-" for none."""
-    lines = [header.split(" | ")]
-    lines += [[cell.format_map(Fields(row)) for cell in cells.split(" | ")] for row in rows]
-    widths = [max(len(line[n]) for line in lines) for n in range(len(lines[0]))]
+def rows(results):
+    """Each table's rows: the results' own, and the few fields that combine them."""
+    servers, scaling = results["servers"].items(), results["scaling"].items()
+    return {
+        "load": [
+            {"server": label, **row, "errors": sum(errors(row[s]) for s in SIDES if s in row)}
+            for label, result in servers
+            for row in result["load"]
+        ],
+        "servers": [
+            {"server": label, **result, "memory": memory(result["memory_mb"])}
+            | {"floor_memory": memory(result["floor_memory_mb"])}
+            | {"startup": f"{median(result['startup_s']):.2f} / {max(result['startup_s']):.2f}"}
+            for label, result in servers
+        ],
+        "workers": [
+            {"server": f"scenario-2 gunicorn {store}" if side == "app" else "floor"}
+            | {"connections": scaled["connections"], **scaled[side]}
+            | {"errors": errors(scaled[side]["one"]) + errors(scaled[side]["two"])}
+            for store, scaled in scaling
+            for side in ("app", "floor")
+        ],
+        "quorum": [{"setup": label, **rounds} for label, rounds in results["quorum"].items()],
+        "targets": results["targets"],
+    }
+
+
+def table(columns, rows):
+    """A Markdown table of "header=cell" columns; a cell whose figure a row lacks shows "-"."""
+    columns = [column.split("=", 1) for column in columns.split(" | ")]
+    lines = [[header for header, _ in columns]]
+    lines += [[cell(format_string, row) for _, format_string in columns] for row in rows]
+    widths = [max(map(len, column)) for column in zip(*lines, strict=True)]
     lines.insert(1, ["-" * width for width in widths])
     return "\n".join(
         "| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |"
@@ -830,26 +824,14 @@ def table(header, cells, rows):
     )
 
 
-class Fields(dict):
-    """A row's fields for str.format_map; one that is missing shows as "-", at any depth."""
-
-    def __init__(self, row):
-        super().__init__({k: Fields(v) if isinstance(v, dict) else v for k, v in row.items()})
-
-    def __missing__(self, key):
-        return NONE
-
-
-class _None:
-    def __getitem__(self, key):
-        return self
-
-    def __format__(self, spec):
+def cell(format_string, row):
+    try:
+        return format_string.format_map(row)
+    except (KeyError, TypeError):
         return "-"
 
 
-NONE = _None()
-SIDES = {"app", "floor", "store"}
+SIDES = ("app", "floor", "store")
 
 
 def memory(mb):
