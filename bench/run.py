@@ -254,46 +254,32 @@ def measure_server(bench, label, module, kind, store):
             startups.append(server.startup)
     with ExitStack() as running:
         app = running.enter_context(bench.start(label, kind, module, STATE_URL=url))
-        startups.append(app.startup)
         floors = {"floor": running.enter_context(floor_for(bench, app, kind))}
         if store:
-            floors["store"] = running.enter_context(
-                floor_for(
-                    bench,
-                    app,
-                    kind,
-                    "store floor",
-                    FLOOR_STORE=str(bench.folder / f"floor-{app.port}.sqlite3"),
-                )
-            )
-        result = {
-            "command": " ".join(app.process.args[1:]),
-            "store": store,
-            "startup_s": startups,
+            floor_store = str(bench.folder / f"floor-{app.port}.sqlite3")
+            floor = floor_for(bench, app, kind, "store floor", FLOOR_STORE=floor_store)
+            floors["store"] = running.enter_context(floor)
+        result = {"command": " ".join(app.process.args[1:]), "store": store}
+        result |= {
+            "startup_s": [*startups, app.startup],
             "floor_startup_s": floors["floor"].startup,
         }
         if store:  # before the load, which leaves the store full of legs
             progress(f"{label}: /stream and the soak")
-            result["stream"] = time_stream(bench, app, floors["floor"])
-            result["soak"] = soak(bench, app)
+            result |= {"stream": time_stream(bench, app, floors["floor"]), "soak": soak(bench, app)}
         result["load"] = load(bench, label, app, floors, store_process)
-        result["memory_mb"] = app.memory_mb()
-        result["floor_memory_mb"] = floors["floor"].memory_mb()
-    return result
+        return result | {
+            "memory_mb": app.memory_mb(),
+            "floor_memory_mb": floors["floor"].memory_mb(),
+        }
 
 
 def floor_for(bench, app, kind, name="floor", **settings):
     """A floor for `app` on the same kind of server, once it returns the app's very bytes."""
     answer, event = responses(app)
-    floor = bench.start(
-        f"{app.label} {name}",
-        kind,
-        "floor_app",
-        FLOOR_BODY=answer[0].hex(),
-        FLOOR_CONTENT_TYPE=answer[1],
-        WEB_CONCURRENCY=app.settings["WEB_CONCURRENCY"],
-        **settings,
-    )
+    settings |= {"FLOOR_BODY": answer[0].hex(), "FLOOR_CONTENT_TYPE": answer[1]}
+    settings["WEB_CONCURRENCY"] = app.settings["WEB_CONCURRENCY"]
+    floor = bench.start(f"{app.label} {name}", kind, "floor_app", **settings)
     if responses(floor) != (answer, event):
         floor.stop()
         raise CouldNotMeasure(f"{app.label}: the {name} does not return the scenario's bytes")
@@ -383,33 +369,28 @@ def errors(side):
 def time_stream(bench, app, floor):
     """/stream's time above the Voice API's own, in ms, with the first call apart; a PUT
     straight to the fake and a floor webhook timed in turn by the same keep-alive client."""
-    session().get(app.url("/webhooks/answer"), params={"uuid": "stream-leg", **CALLER}, timeout=5)
-    before = len(bench.fake.requests)
-    server = HTTPConnection("127.0.0.1", app.port, timeout=20)
-    host, port = bench.fake.host.split(":")
+    session().get(app.url(ANSWER), params={"uuid": "stream-leg"}, timeout=5)
+    before, (host, port) = len(bench.fake.requests), bench.fake.host.split(":")
     context = ssl.create_default_context(cafile=str(bench.fake.ca_file))
     api = HTTPSConnection(host, int(port), context=context, timeout=20)
-    bare = HTTPConnection("127.0.0.1", floor.port, timeout=20)
+    server, bare = (HTTPConnection("127.0.0.1", each.port, timeout=20) for each in (app, floor))
     put = json.dumps({"stream_url": ["https://example.com/music.mp3"]})
     headers = {"Authorization": f"Bearer {bench.token}", "Content-Type": "application/json"}
-    first = timed_ms(server, "GET", "/stream")
-    api_times, stream_times, floor_times = [], [], []
+    first, own, stream, bare_ms = timed_ms(server, "GET", "/stream"), [], [], []
     for _ in range(bench.plan.stream_samples):
-        api_times.append(timed_ms(api, "PUT", "/v1/calls/direct-leg/stream", put, headers))
-        stream_times.append(timed_ms(server, "GET", "/stream"))
-        floor_times.append(timed_ms(bare, "GET", ANSWER))
+        own.append(timed_ms(api, "PUT", "/v1/calls/direct-leg/stream", put, headers))
+        stream.append(timed_ms(server, "GET", "/stream"))
+        bare_ms.append(timed_ms(bare, "GET", ANSWER))
     for connection in (server, api, bare):
         connection.close()
     session().post(app.url(EVENT), json={"uuid": "stream-leg", "status": "completed"}, timeout=5)
-    own, calls = percentile(api_times, 50), api_calls(bench.fake, before)
-    empty = not live_legs(app)
+    own, calls, empty = percentile(own, 50), api_calls(bench.fake, before), not live_legs(app)
     return {
         "api_p50_ms": own,
         "first_ms": first - own,
-        "p50_ms": percentile(stream_times, 50) - own,
-        "p99_ms": percentile(stream_times, 99) - own,
-        "floor_round_trip_p50_ms": percentile(floor_times, 50),
-        "samples": len(stream_times),
+        **spread(stream, minus=own),
+        "floor_round_trip_p50_ms": percentile(bare_ms, 50),
+        "samples": len(stream),
         "api_requests": calls,
         "legs_empty_after": empty,
         # Each /stream made exactly one API call, each direct PUT one, and nothing else came.
@@ -430,54 +411,43 @@ def timed_ms(connection, method, path, body=None, headers=None):
 
 def api_calls(fake, since):
     """The fake Voice API's requests since the `since`-th: good stream starts, and the rest."""
-    calls = Counter(
-        "stream" if (method, problem) == ("PUT", None) and uuid else "unexpected"
-        for method, uuid, _, problem in fake.requests[since:]
+    return dict(
+        Counter(
+            "stream" if (method, problem) == ("PUT", None) and uuid else "unexpected"
+            for method, uuid, _, problem in fake.requests[since:]
+        )
     )
-    return dict(calls)
 
 
 def soak(bench, app):
     """Simulated calls (answer, "answered", "completed") dealt to 32 concurrent callers, each
     interleaving its calls at random in a fixed order; then no leg may be live, the Voice API
     must have had no request and the server must have logged no traceback."""
-    calls = bench.plan.soak_calls
-    legs = [f"soak-{n:05d}" for n in range(calls)]
+    legs = [f"soak-{n:05d}" for n in range(bench.plan.soak_calls)]
     random.Random(SEED).shuffle(legs)
-    callers = [
-        interleave(legs[n::SOAK_CALLERS], random.Random(SEED + n)) for n in range(SOAK_CALLERS)
-    ]
+    callers = [interleave(legs[n::SOAK_CALLERS], SEED + n) for n in range(SOAK_CALLERS)]
     if live_legs(app):
         raise CouldNotMeasure(f"{app.label}: a leg was live before the soak")
     before, offset, started = len(bench.fake.requests), app.log.stat().st_size, time.perf_counter()
     with ThreadPoolExecutor(SOAK_CALLERS) as pool:
-        outcomes = list(pool.map(lambda steps: play(app, steps), callers))
-    seconds = time.perf_counter() - started
-    failed = [error for caller_errors, _ in outcomes for error in caller_errors]
-    latencies = [ms for _, caller_latencies in outcomes for ms in caller_latencies]
-    logged, left = app.printed(since=offset), live_legs(app)
-    result = {
-        "calls": calls,
-        "callers": SOAK_CALLERS,
-        "seconds": seconds,
-        "rps": 3 * calls / seconds,
-        "p50_ms": percentile(latencies, 50),
-        "p99_ms": percentile(latencies, 99),
-        "errors": len(failed),
-        "first_errors": failed[:5],
-        "legs_left": left,
-        "api_requests": api_calls(bench.fake, before),
-        "server_tracebacks": logged.count("Traceback"),
-        "unrecorded": logged.count(UNRECORDED),
-    }
-    result["ok"] = not (failed or left or result["api_requests"] or result["server_tracebacks"])
-    return result
+        steps = [step for played in pool.map(lambda c: play(app, c), callers) for step in played]
+    seconds, left, calls = (
+        time.perf_counter() - started,
+        live_legs(app),
+        api_calls(bench.fake, before),
+    )
+    failed = [error for error, _ in steps if error]
+    result = {"calls": len(legs), "callers": SOAK_CALLERS, "seconds": seconds}
+    result |= {"rps": len(steps) / seconds, **spread([ms for _, ms in steps if ms])}
+    result |= {"errors": len(failed), "first_errors": failed[:5], "legs_left": left}
+    result |= {"api_requests": calls, **logged(app, offset)}
+    return result | {"ok": not (failed or left or calls or result["server_tracebacks"])}
 
 
-def interleave(legs, rng):
+def interleave(legs, seed):
     """The steps of these calls in a random order that keeps each call's steps in order."""
+    rng, steps = random.Random(seed), []
     pending = [[(step, leg) for step in ("answer", "answered", "completed")] for leg in legs]
-    steps = []
     while pending:
         call = rng.choice(pending)
         steps.append(call.pop(0))
@@ -487,8 +457,8 @@ def interleave(legs, rng):
 
 
 def play(app, steps):
-    """One caller's steps, on its own connection; returns (errors, latencies in ms)."""
-    http, failed, latencies = session(), [], []
+    """One caller's steps, on its own connection: (error or None, ms) for each."""
+    http, played = session(), []
     for step, leg in steps:
         started = time.perf_counter()
         try:
@@ -499,12 +469,12 @@ def play(app, steps):
                 body = {"uuid": leg, "status": step, **CALLER}
                 response, good = http.post(app.url(EVENT), json=body, timeout=5), True
         except (requests.RequestException, ValueError, LookupError) as error:
-            failed.append(f"{step} {leg}: {error!r}")
+            played.append((f"{step} {leg}: {error!r}", None))
             continue
-        latencies.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200 or not good:
-            failed.append(f"{step} {leg}: {response.status_code} {response.text[:100]}")
-    return failed, latencies
+        fine = response.status_code == 200 and good
+        error = None if fine else f"{step} {leg}: {response.status_code} {response.text[:100]}"
+        played.append((error, (time.perf_counter() - started) * 1000))
+    return played
 
 
 def scale(bench, store):
@@ -549,88 +519,85 @@ def quorum_rounds(bench, label, kind, store):
     """Rounds of 12 callers at once with QUORUM=3 through 2 processes sharing one store: two
     dev servers (callers alternate), or Gunicorn's 2 workers (a new connection per caller)."""
     settings = {"STATE_URL": bench.store(store)[0], "QUORUM": str(QUORUM)}
+    settings |= {"WEB_CONCURRENCY": "2"} if kind == "gunicorn" else {}
     progress(f"{label}: {bench.plan.quorum_rounds} rounds of {CALLERS_PER_ROUND} callers")
     with ExitStack() as running:
-        if kind == "dev":
-            processes = [bench.start(label, "dev", "scenario-2", **settings) for _ in "12"]
-        else:
-            processes = [bench.start(label, kind, "scenario-2", WEB_CONCURRENCY="2", **settings)]
-        for server in processes:
-            running.enter_context(server)
+        processes = [
+            running.enter_context(bench.start(label, kind, "scenario-2", **settings))
+            for _ in range(2 if kind == "dev" else 1)
+        ]
         offset, written = processes[0].log.stat().st_size, processes[0].bytes_written()
-        gate = threading.Barrier(CALLERS_PER_ROUND, timeout=30)
-        failures, latencies = [], []
-
-        def caller(n, leg):
-            server = processes[n % len(processes)]
-            gate.wait()
-            started = time.perf_counter()
-            try:
-                status, body = one_request(server, "GET", f"{ANSWER}&uuid={leg}")
-                role = conversation_role(json.loads(body)) if status == 200 else f"{status}"
-            except (OSError, ValueError, LookupError) as error:
-                role = repr(error)
-            latencies.append((time.perf_counter() - started) * 1000)
-            gate.wait()
-            event = json.dumps({"uuid": leg, "status": "completed", **CALLER})
-            try:
-                return role, one_request(server, "POST", EVENT, event)[0]
-            except OSError as error:
-                return role, repr(error)
-
+        gate, latencies = threading.Barrier(CALLERS_PER_ROUND, timeout=30), []
         with ThreadPoolExecutor(CALLERS_PER_ROUND) as pool:
-            for number in range(bench.plan.quorum_rounds):
-                legs = [f"{RUN_TOKEN}-q{number}-{n}" for n in range(CALLERS_PER_ROUND)]
-                try:
-                    outcomes = list(pool.map(caller, range(CALLERS_PER_ROUND), legs))
-                except threading.BrokenBarrierError:
-                    raise CouldNotMeasure(f"{label}: a caller hung in round {number}") from None
-                roles = dict(Counter(role for role, _ in outcomes))
-                hang_ups_failed = sum(1 for _, status in outcomes if status != 200)
-                left = live_legs(processes[0])
-                if roles != RIGHT_ROUND or hang_ups_failed or left:
-                    failures.append([number, roles, hang_ups_failed, left])
-        logged = processes[0].printed(since=offset)  # both dev servers write to this log
+            rounds = [
+                one_round(pool, gate, latencies, processes, number, label)
+                for number in range(bench.plan.quorum_rounds)
+            ]
+        wrong = [each for each in rounds if each]  # round, roles, hang-ups that failed, legs left
         answered = len(processes) if kind == "dev" else wrote(processes[0], written)
-    return {
-        "rounds": bench.plan.quorum_rounds,
-        "callers_per_round": CALLERS_PER_ROUND,
-        "quorum": QUORUM,
-        "wrong_rounds": len(failures),
-        "first_wrong": failures[:5],  # round, roles, hang-ups that failed, legs left
-        "unrecorded": logged.count(UNRECORDED),
-        "server_tracebacks": logged.count("Traceback"),
-        "processes_that_answered": answered,
-        "answer_p50_ms": percentile(latencies, 50),
-        "answer_p99_ms": percentile(latencies, 99),
-    }
+        result = {"rounds": len(rounds), "callers_per_round": CALLERS_PER_ROUND, "quorum": QUORUM}
+        result |= {"wrong_rounds": len(wrong), "first_wrong": wrong[:5]}
+        result |= logged(processes[0], offset)  # both dev servers write to this log
+        result |= {"processes_that_answered": answered}
+        return result | spread(latencies, prefix="answer_")
+
+
+def one_round(pool, gate, latencies, processes, number, label):
+    """One round's callers at once, then their hang-ups at once; what was wrong, or None."""
+    legs = [f"{RUN_TOKEN}-q{number}-{n}" for n in range(CALLERS_PER_ROUND)]
+    servers = [processes[n % len(processes)] for n in range(CALLERS_PER_ROUND)]
+    try:
+        outcomes = list(pool.map(lambda *leg: caller(gate, latencies, *leg), servers, legs))
+    except threading.BrokenBarrierError:
+        raise CouldNotMeasure(f"{label}: a caller hung in round {number}") from None
+    roles = dict(Counter(role for role, _ in outcomes))
+    hang_ups_failed = sum(1 for _, status in outcomes if status != 200)
+    left = live_legs(processes[0])
+    if roles != RIGHT_ROUND or hang_ups_failed or left:
+        return [number, roles, hang_ups_failed, left]
+    return None
+
+
+def caller(gate, latencies, server, leg):
+    """One caller: answered with the others, then hangs up with them: (role, hang-up's status)."""
+    gate.wait()
+    started = time.perf_counter()
+    status, body = one_request(server, "GET", f"{ANSWER}&uuid={leg}")
+    latencies.append((time.perf_counter() - started) * 1000)
+    gate.wait()
+    event = json.dumps({"uuid": leg, "status": "completed", **CALLER})
+    role = conversation_role(body) if status == 200 else f"{status}"
+    return role, one_request(server, "POST", EVENT, event)[0]
 
 
 def one_request(server, method, path, body=None):
-    """(status, body) of one request on a new connection, as each webhook comes from Vonage."""
+    """(status, body) of one request on a new connection, as each webhook comes from Vonage;
+    (the error, b"") if it could not connect."""
     connection = HTTPConnection("127.0.0.1", server.port, timeout=20)
+    headers = {"Content-Type": "application/json"} if body else {}
     try:
-        headers = {"Content-Type": "application/json"} if body else {}
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         return response.status, response.read()
+    except OSError as error:
+        return repr(error), b""
     finally:
         connection.close()
 
 
-def conversation_role(ncco):
-    """How the NCCO's conversation lets the caller in: "wait" (hold music until the conference
-    starts), "start" (starts it), "join", or what else it holds."""
-    action = next((a for a in ncco if a.get("action") == "conversation"), None)
-    if action is None:
-        return "no conversation"
-    if action.get("startOnEnter") is False and action.get("musicOnHoldUrl"):
-        return "wait"
-    if action.get("startOnEnter") is True:
-        return "start"
-    if "startOnEnter" not in action and "musicOnHoldUrl" not in action:
-        return "join"
-    return f"other: {json.dumps(action)}"
+# How a conversation action lets the caller in, by (startOnEnter, hold music): "wait" (hold
+# music until the conference starts), "start" (starts it) or "join".
+ROLES = {(False, True): "wait", (True, False): "start", (None, False): "join"}
+
+
+def conversation_role(body):
+    """The answer's role (ROLES), or what else it holds."""
+    try:
+        action = next(a for a in json.loads(body) if a.get("action") == "conversation")
+    except (ValueError, TypeError, AttributeError, StopIteration):
+        return f"no conversation: {body[:100]!r}"
+    role = ROLES.get((action.get("startOnEnter"), bool(action.get("musicOnHoldUrl"))))
+    return role or f"other: {json.dumps(action)}"
 
 
 def live_legs(server):
@@ -641,10 +608,21 @@ def live_legs(server):
     return len(json.loads(body)["legs"])
 
 
+def logged(server, offset):
+    """What the server logged since `offset` that counts against it."""
+    text = server.printed(since=offset)
+    return {"unrecorded": text.count(UNRECORDED), "server_tracebacks": text.count("Traceback")}
+
+
 def percentile(values, p):
     """Nearest-rank percentile: the smallest value with at least p% of values at or below."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def spread(ms, prefix="", minus=0):
+    """p50 and p99 of these milliseconds, less `minus`."""
+    return {f"{prefix}p{p}_ms": percentile(ms, p) - minus for p in (50, 99)}
 
 
 def figures(results):
