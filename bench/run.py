@@ -1,21 +1,11 @@
-"""The webhook benchmark: `python bench/run.py [--quick] [--json PATH]`.
+"""The webhook benchmark: `python bench/run.py [--quick] [--json PATH]`; bench/README.md says how.
 
-Each scenario runs as a real process on Flask's development server and on Gunicorn, scenario 2
-with its state in SQLite and in a redis-server started here, each beside its floors: a bare
-Flask app returning the same bytes on the same kind of server, and (for scenario 2) the store
-floor, which also commits one row per answer to SQLite. It measures:
-
-1. GET /webhooks/answer (a new call leg on every request) and POST /webhooks/event with wrk at
-   1, 16 and 64 connections, app and floors in turn: req/s, p50/p99, CPU per request;
-2. /stream's time above the Voice API's own 50 ms (a fake API over HTTPS);
-3. each server's time from spawn to its first answered webhook, and its peak memory;
-4. a soak of 2,000 simulated calls through scenario 2, after which no leg may be live;
-5. scenario 2 on Gunicorn with 2 workers against 1, beside floors with as many;
-6. 50 rounds of 12 simultaneous callers with QUORUM=3 through 2 scenario-2 processes sharing
-   one store: each round must give exactly 2 callers hold music, 1 the start and 9 a join.
-
-It prints Markdown tables, targets PASS or MISS, and writes JSON; it exits non-zero only if
-something could not be measured. bench/README.md says how and why.
+Each scenario runs on Flask's development server and on Gunicorn, scenario 2 with SQLite and
+with Redis, beside floors that return its very bytes. It measures answer and event webhooks
+under load (wrk), /stream's time above the Voice API's own, start-up, peak memory, a soak of
+simulated calls, 2 Gunicorn workers against 1, and quorum rounds through two processes sharing
+one store; prints Markdown tables and TARGETS, PASS or MISS; writes JSON; and exits non-zero
+only if something could not be measured.
 """
 
 import argparse
@@ -29,7 +19,6 @@ import random
 import secrets
 import sqlite3
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +37,7 @@ sys.path.insert(0, str(BENCH.parent))  # the project and testing/, when run as b
 
 import jwt
 import loadgen
+import redis
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -90,14 +80,8 @@ APPLICATION_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
 CALLER = {"from": "447700900000", "to": "447700900001", "conversation_uuid": "CON-bench"}
 ANSWER = "/webhooks/answer?" + "&".join(f"{k}={v}" for k, v in CALLER.items())
 EVENT = "/webhooks/event"
-EVENT_BODY = {
-    "uuid": "bench-leg",
-    "status": "completed",
-    "direction": "inbound",
-    "timestamp": "2024-01-01T00:00:00.000Z",
-    "duration": "42",
-    **CALLER,
-}
+EVENT_BODY = {"uuid": "bench-leg", "status": "completed", "direction": "inbound", **CALLER}
+EVENT_BODY |= {"timestamp": "2024-01-01T00:00:00.000Z", "duration": "42"}
 NEW_LEG, POST_EVENT = BENCH / "new_leg.lua", BENCH / "post_event.lua"
 RUN_TOKEN = secrets.token_hex(4)
 LEG_PREFIXES = (f"{RUN_TOKEN}-{n}" for n in itertools.count(1))  # one per wrk run
@@ -219,10 +203,7 @@ class Bench:
 
     def start(self, label, kind, module, **settings):
         log = self.folder / (label.replace(" ", "-").replace(",", "") + ".log")
-        try:
-            return Measured(label, kind, module, {**self.env, **settings}, log)
-        except DidNotStart as error:
-            raise CouldNotMeasure(str(error)) from None
+        return Measured(label, kind, module, {**self.env, **settings}, log)
 
 
 def measure(plan, folder):
@@ -230,7 +211,7 @@ def measure(plan, folder):
         bench = Bench(plan, folder, running)
         return {
             "stores": {
-                "redis": bench.redis and redis_version(),
+                "redis": bench.redis and redis_version(bench.redis),
                 "sqlite": sqlite3.sqlite_version,
             },
             "servers": {
@@ -627,46 +608,16 @@ def spread(ms, prefix="", minus=0):
 
 def figures(results):
     """(target, server, measured figure, whether nothing else went wrong, a note) for each."""
-    most, answer_rps = max(results["plan"]["connections"]), {}
+    most = max(results["plan"]["connections"])
     for label, result in results["servers"].items():
-        module, kind, store = SERVERS[label]
-        what = "recorded answer" if store else "answer"
-        answers = [row for row in result["load"] if row["route"] == "answer"]
-        worst = min(answers, key=lambda row: row["rps_vs_floor"])
-        at_most = next(row for row in answers if row["connections"] == most)
-        lost = sum(row["app"]["unrecorded"] for row in answers)
-        answer_rps.setdefault((module, store), {})[kind] = at_most["app"]["rps"]
-        yield from [
-            (f"{what} req/s vs floor (worst concurrency)", label, worst["rps_vs_floor"], not lost,
-             f"at {worst['connections']}" + (f", {lost} unrecorded" if lost else "")),
-            (f"{what} p99 vs floor (most connections)", label, at_most["p99_vs_floor"], True, ""),
-            ("first answered webhook (worst start)", label, max(result["startup_s"]), True, ""),
-            ("peak memory", label, result["memory_mb"]["peak"], True, ""),
-        ]  # fmt: skip
-        if store:
-            stream, soaked = result["stream"], result["soak"]
-            wrong = soaked["errors"] + soaked["unrecorded"] + soaked["legs_left"]
-            yield from [
-                ("/stream p50 above the Voice API's own time", label, stream["p50_ms"],
-                 stream["ok"], ""),
-                ("soak: errors and live legs left", label, wrong, soaked["ok"],
-                 f"{soaked['calls']} calls"),
-            ]  # fmt: skip
-    for (module, store), rps in answer_rps.items():
-        if len(rps) == 2:  # --quick leaves some pairs out
-            what, server = "gunicorn vs dev server, answer req/s (most connections)", module
-            yield (
-                what,
-                f"{server} {store}" if store else server,
-                rps["gunicorn"] / rps["dev"],
-                True,
-                "",
-            )
+        for what, value, fine, note in server_figures(result, most):
+            yield what, label, value, fine, note
+    yield from gunicorn_vs_dev(results["servers"], most)
     for store, scaled in results["scaling"].items():
-        app = scaled["app"]
+        app, note = scaled["app"], f"floor {scaled['floor']['two_vs_one']:.2f}x"
         fine = app["workers_that_answered"] == 2 and not errors(app["one"]) + errors(app["two"])
-        yield ("2 workers vs 1, recorded answer req/s", f"scenario-2 gunicorn {store}",
-               app["two_vs_one"], fine, f"floor {scaled['floor']['two_vs_one']:.2f}x")  # fmt: skip
+        what = "2 workers vs 1, recorded answer req/s"
+        yield what, f"scenario-2 gunicorn {store}", app["two_vs_one"], fine, note
     for label, rounds in results["quorum"].items():
         fine = rounds["processes_that_answered"] == 2
         fine &= not rounds["unrecorded"] + rounds["server_tracebacks"]
@@ -674,24 +625,50 @@ def figures(results):
         yield "quorum rounds with a wrong count", label, rounds["wrong_rounds"], fine, note
 
 
+def server_figures(result, most):
+    """(target, figure, whether nothing else went wrong, a note) of one server's figures."""
+    what = "recorded answer" if result["store"] else "answer"
+    answers = [row for row in result["load"] if row["route"] == "answer"]
+    worst = min(answers, key=lambda row: row["rps_vs_floor"])
+    at_most = next(row for row in answers if row["connections"] == most)
+    lost = sum(row["app"]["unrecorded"] for row in answers)
+    note = f"at {worst['connections']}" + (f", {lost} unrecorded" if lost else "")
+    yield f"{what} req/s vs floor (worst concurrency)", worst["rps_vs_floor"], not lost, note
+    yield f"{what} p99 vs floor (most connections)", at_most["p99_vs_floor"], True, ""
+    yield "first answered webhook (worst start)", max(result["startup_s"]), True, ""
+    yield "peak memory", result["memory_mb"]["peak"], True, ""
+    if result["store"]:
+        stream, soaked = result["stream"], result["soak"]
+        wrong = soaked["errors"] + soaked["unrecorded"] + soaked["legs_left"]
+        yield "/stream p50 above the Voice API's own time", stream["p50_ms"], stream["ok"], ""
+        yield "soak: errors and live legs left", wrong, soaked["ok"], f"{soaked['calls']} calls"
+
+
+def gunicorn_vs_dev(servers, most):
+    """Gunicorn's answers per second over the development server's, where both ran."""
+    rps = {}
+    for label, result in servers.items():
+        module, kind, store = SERVERS[label]
+        row = next(r for r in result["load"] if (r["route"], r["connections"]) == ("answer", most))
+        rps.setdefault(f"{module} {store}" if store else module, {})[kind] = row["app"]["rps"]
+    for server, pair in rps.items():
+        if len(pair) == 2:  # --quick leaves some pairs out
+            what = "gunicorn vs dev server, answer req/s (most connections)"
+            yield what, server, pair["gunicorn"] / pair["dev"], True, ""
+
+
 def judge(results):
     """Each target for each server it applies to: the figure, the limit, PASS or MISS."""
-    targets = []
-    for what, server, value, fine, note in figures(results):
-        compare, limit, unit = TARGETS[what]
-        met = value >= limit if compare == ">=" else value <= limit
-        shown = (f"{value:.2f}" if isinstance(value, float) else f"{value}") + unit
-        targets.append(
-            {
-                "target": what,
-                "server": server,
-                "measured": value,
-                "shown": f"{shown} ({note})" if note else shown,
-                "limit": f"{compare} {limit}{unit}",
-                "result": "PASS" if met and fine else "MISS",
-            }
-        )
-    return targets
+    return [judged(*figure) for figure in figures(results)]
+
+
+def judged(what, server, value, fine, note):
+    compare, limit, unit = TARGETS[what]
+    met = fine and (value >= limit if compare == ">=" else value <= limit)
+    shown = (f"{value:.2f}" if isinstance(value, float) else f"{value}") + unit
+    shown += f" ({note})" if note else ""
+    row = {"target": what, "server": server, "measured": value, "shown": shown}
+    return row | {"limit": f"{compare} {limit}{unit}", "result": "PASS" if met else "MISS"}
 
 
 # Each table: its title, then its columns as "header=cell", each cell a format string of a row.
@@ -821,9 +798,9 @@ def memory(mb):
     return f"{mb['peak']:.0f} ({parts})"
 
 
-def redis_version():
-    done = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
-    return done.stdout.split("v=")[1].split()[0]
+def redis_version(server):
+    with redis.Redis.from_url(server.url) as client:
+        return client.info("server")["redis_version"]
 
 
 def machine(wrk):
