@@ -1,10 +1,7 @@
-"""The floors: bare Flask apps that answer the webhook paths with a scenario's exact bytes.
+"""The floors: bare Flask apps answering the webhook paths with a scenario's exact bytes.
 
-FLOOR_BODY (hex) and FLOOR_CONTENT_TYPE are the bytes and type of the scenario's answer; the
-event route returns the same empty 200. Neither reads the request: that work is ours, and is
-what the comparison measures. With FLOOR_STORE (an SQLite file) it is the store floor: each
-answer first commits one row (its uuid) through the process's one connection, in WAL mode with
-synchronous=NORMAL as scenario 2's store: what any answer saved before its NCCO must pay.
+FLOOR_BODY (hex) and FLOOR_CONTENT_TYPE: the scenario's answer; the event gets an empty 200.
+With FLOOR_STORE (an SQLite file), the store floor: each answer first commits one row.
 """
 
 import os
@@ -41,6 +38,7 @@ def create_app():
 
 
 def open_store(path):
+    """One connection for the process, in WAL mode with synchronous=NORMAL as scenario 2's."""
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")

@@ -270,8 +270,8 @@ def floor_for(bench, app, kind, name="floor", **settings):
 def responses(server):
     """(body, content type) of an answer and of the event that ends its leg."""
     http = session()
-    answer = http.get(server.url(f"{ANSWER}&uuid={EVENT_BODY['uuid']}"), timeout=5)
-    event = http.post(server.url(EVENT), json=EVENT_BODY, timeout=5)
+    answer = http.get(server.base + f"{ANSWER}&uuid={EVENT_BODY['uuid']}", timeout=5)
+    event = http.post(server.base + EVENT, json=EVENT_BODY, timeout=5)
     for response in (answer, event):
         if response.status_code != 200:
             raise CouldNotMeasure(f"{server.label}: {response.url} got {response.status_code}")
@@ -315,7 +315,7 @@ def drive(server, path, connections, seconds, script, store_pid=None):
     env = {"EVENT_BODY": json.dumps(EVENT_BODY), "LEG_PREFIX": next(LEG_PREFIXES)}
     cpu, offset = server.cpu_seconds(), server.log.stat().st_size
     store_cpu = cpu_seconds(store_pid) if store_pid else 0
-    run = loadgen.drive(server.url(path), connections, seconds, script, env)
+    run = loadgen.drive(server.base + path, connections, seconds, script, env)
     time.sleep(SETTLE)  # within the CPU time: the server is finishing wrk's requests
     run["cpu_us"] = (server.cpu_seconds() - cpu) / run["requests"] * 1e6
     if store_pid:
@@ -350,7 +350,7 @@ def errors(side):
 def time_stream(bench, app, floor):
     """/stream's time above the Voice API's own, in ms, with the first call apart; a PUT
     straight to the fake and a floor webhook timed in turn by the same keep-alive client."""
-    session().get(app.url(ANSWER), params={"uuid": "stream-leg"}, timeout=5)
+    session().get(app.base + ANSWER, params={"uuid": "stream-leg"}, timeout=5)
     before, (host, port) = len(bench.fake.requests), bench.fake.host.split(":")
     context = ssl.create_default_context(cafile=str(bench.fake.ca_file))
     api = HTTPSConnection(host, int(port), context=context, timeout=20)
@@ -364,7 +364,7 @@ def time_stream(bench, app, floor):
         bare_ms.append(timed_ms(bare, "GET", ANSWER))
     for connection in (server, api, bare):
         connection.close()
-    session().post(app.url(EVENT), json={"uuid": "stream-leg", "status": "completed"}, timeout=5)
+    session().post(app.base + EVENT, json={"uuid": "stream-leg", "status": "completed"}, timeout=5)
     own, calls, empty = percentile(own, 50), api_calls(bench.fake, before), not live_legs(app)
     return {
         "api_p50_ms": own,
@@ -444,11 +444,11 @@ def play(app, steps):
         started = time.perf_counter()
         try:
             if step == "answer":
-                response = http.get(app.url(ANSWER), params={"uuid": leg}, timeout=5)
+                response = http.get(app.base + ANSWER, params={"uuid": leg}, timeout=5)
                 good = response.json()[1]["action"] == "conversation"
             else:
                 body = {"uuid": leg, "status": step, **CALLER}
-                response, good = http.post(app.url(EVENT), json=body, timeout=5), True
+                response, good = http.post(app.base + EVENT, json=body, timeout=5), True
         except (requests.RequestException, ValueError, LookupError) as error:
             played.append((f"{step} {leg}: {error!r}", None))
             continue
