@@ -144,15 +144,10 @@ def main(argv=None):
     except (CouldNotMeasure, DidNotStart) as error:
         print(f"could not measure: {error}", file=sys.stderr)
         return 1
-    results = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine(wrk),
-        "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "plan": asdict(plan) | {"quick": args.quick},
-        **measured,
-    }
-    results["targets"] = judge(results)
-    results["seconds"] = round(time.monotonic() - started, 1)
+    results = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+    results["load_average"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
+    results |= {"machine": machine(wrk), "plan": asdict(plan) | {"quick": args.quick}, **measured}
+    results |= {"targets": judge(results), "seconds": round(time.monotonic() - started, 1)}
     print(report(results))
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nWrote {args.json} in {results['seconds']} s.")
@@ -178,17 +173,13 @@ class Bench:
         wanted = {SERVERS[label][2] for label in plan.servers} | set(plan.scaling_stores)
         wanted |= {QUORUM_SETUPS[label][1] for label in plan.quorum_setups}
         self.redis = running.enter_context(RedisServer(folder)) if "redis" in wanted else None
-        # Every project variable set (empty is its default), so a .env changes nothing here.
+        # Every project variable set (empty is its default), so a .env changes nothing here;
+        # PYTHONUNBUFFERED empty, as users run them.
         self.env = dict.fromkeys(set(config.VARIABLE_NAMES) - {"HOST", "PORT"}, "")
-        self.env.update(
-            VONAGE_APPLICATION_ID=APPLICATION_ID,
-            VONAGE_PRIVATE_KEY=str(folder / "private.key"),
-            VONAGE_API_HOST=self.fake.host,
-            REQUESTS_CA_BUNDLE=str(self.fake.ca_file),
-            NO_PROXY="127.0.0.1",
-            WEB_CONCURRENCY="1",  # Gunicorn reads it too, and refuses it empty
-            PYTHONUNBUFFERED="",  # as users run them
-        )
+        self.env |= {"VONAGE_APPLICATION_ID": APPLICATION_ID, "VONAGE_API_HOST": self.fake.host}
+        self.env |= {"VONAGE_PRIVATE_KEY": str(folder / "private.key"), "NO_PROXY": "127.0.0.1"}
+        self.env |= {"REQUESTS_CA_BUNDLE": str(self.fake.ca_file), "PYTHONUNBUFFERED": ""}
+        self.env["WEB_CONCURRENCY"] = "1"  # Gunicorn reads it too, and refuses it empty
 
     def store(self, store):
         """A fresh store: (STATE_URL, its own process id or None) for "sqlite", "redis" or None."""
@@ -235,24 +226,19 @@ def measure_server(bench, label, module, kind, store):
             startups.append(server.startup)
     with ExitStack() as running:
         app = running.enter_context(bench.start(label, kind, module, STATE_URL=url))
-        floors = {"floor": running.enter_context(floor_for(bench, app, kind))}
+        floor = running.enter_context(floor_for(bench, app, kind))
+        floors = {"floor": floor}
         if store:
             floor_store = str(bench.folder / f"floor-{app.port}.sqlite3")
-            floor = floor_for(bench, app, kind, "store floor", FLOOR_STORE=floor_store)
-            floors["store"] = running.enter_context(floor)
+            store_floor = floor_for(bench, app, kind, "store floor", FLOOR_STORE=floor_store)
+            floors["store"] = running.enter_context(store_floor)
         result = {"command": " ".join(app.process.args[1:]), "store": store}
-        result |= {
-            "startup_s": [*startups, app.startup],
-            "floor_startup_s": floors["floor"].startup,
-        }
+        result |= {"startup_s": [*startups, app.startup], "floor_startup_s": floor.startup}
         if store:  # before the load, which leaves the store full of legs
             progress(f"{label}: /stream and the soak")
-            result |= {"stream": time_stream(bench, app, floors["floor"]), "soak": soak(bench, app)}
+            result |= {"stream": time_stream(bench, app, floor), "soak": soak(bench, app)}
         result["load"] = load(bench, label, app, floors, store_process)
-        return result | {
-            "memory_mb": app.memory_mb(),
-            "floor_memory_mb": floors["floor"].memory_mb(),
-        }
+        return result | {"memory_mb": app.memory_mb(), "floor_memory_mb": floor.memory_mb()}
 
 
 def floor_for(bench, app, kind, name="floor", **settings):
@@ -291,8 +277,8 @@ def load(bench, label, app, floors, store_process):
             progress(f"{label}: {route} at {connections} connection(s)")
             row = {"route": route, "connections": connections}
             row |= turns(bench, sides, path, connections, script, {"app": store_process})
-            for side in ("floor", "store") if route == "answer" else ("floor",):
-                for figure in ("rps", "p99_ms", "cpu_us") if side in row else ():
+            for side, figure in itertools.product(("floor", "store"), ("rps", "p99_ms", "cpu_us")):
+                if side in row:  # the app over its floor: rps_vs_floor, ..., cpu_vs_store
                     row[f"{figure.split('_')[0]}_vs_{side}"] = (
                         row["app"][figure] / row[side][figure]
                     )
@@ -326,20 +312,13 @@ def drive(server, path, connections, seconds, script, store_pid=None):
 
 def combine(runs):
     """One side's runs as one: all requests over all seconds, and the mean of each percentile."""
-    made = sum(run["requests"] for run in runs)
-    combined = {
-        "requests": made,
-        "seconds": sum(run["seconds"] for run in runs),
-        **{k: sum(run[k] for run in runs) for k in ("non_2xx", "socket_errors", "unrecorded")},
-        **{k: sum(run[k] for run in runs) / len(runs) for k in ("p50_ms", "p99_ms")},
-        **{
-            k: sum(run[k] * run["requests"] for run in runs) / made
-            for k in ("cpu_us", "store_cpu_us")
-            if k in runs[0]
-        },
-        "runs": runs,
-    }
-    return combined | {"rps": made / combined["seconds"]}
+    made, seconds = sum(run["requests"] for run in runs), sum(run["seconds"] for run in runs)
+    combined = {"requests": made, "seconds": seconds, "rps": made / seconds}
+    combined |= {k: sum(run[k] for run in runs) for k in ("non_2xx", "socket_errors", "unrecorded")}
+    combined |= {k: sum(run[k] for run in runs) / len(runs) for k in ("p50_ms", "p99_ms")}
+    per_request = [k for k in ("cpu_us", "store_cpu_us") if k in runs[0]]
+    combined |= {k: sum(run[k] * run["requests"] for run in runs) / made for k in per_request}
+    return combined | {"runs": runs}
 
 
 def errors(side):
@@ -481,13 +460,10 @@ def scale(bench, store):
             sides = {"floor": pair["1"], "app": pair["2"]}
             stores = dict.fromkeys(sides, store_process if side == "app" else None)
             ran = turns(bench, sides, ANSWER, connections, NEW_LEG, stores)
-            result[side] = {
-                "one": ran["floor"],
-                "two": ran["app"],
-                "two_vs_one": ran["app"]["rps"] / ran["floor"]["rps"],
-                "memory_mb": {"one": pair["1"].memory_mb(), "two": pair["2"].memory_mb()},
-                "workers_that_answered": wrote(pair["2"], written),
-            }
+            one, two = ran["floor"], ran["app"]
+            result[side] = {"one": one, "two": two, "two_vs_one": two["rps"] / one["rps"]}
+            result[side]["memory_mb"] = {"one": pair["1"].memory_mb(), "two": pair["2"].memory_mb()}
+            result[side]["workers_that_answered"] = wrote(pair["2"], written)
     return result
 
 
@@ -674,10 +650,8 @@ def judged(what, server, value, fine, note):
 # Each table: its title, then its columns as "header=cell", each cell a format string of a row.
 TABLES = {
     "load": (
-        "Load (wrk, one thread; answer: a new leg on every request; {order} runs of {seconds} s:"
-        " req/s over all, p50/p99 ms the runs' mean, CPU µs per request, store CPU"
-        " redis-server's; x: the scenario over its floor, x store: over the store floor, which"
-        " commits one row per answer; errors: failed requests and callers not recorded):",
+        "Load (a new leg per answer; {order} runs of {seconds} s; CPU µs per request; x: the"
+        " scenario over its floor, x store: over the store floor; errors: failed or unrecorded):",
         "server={server} | route={route} | conns={connections} | req/s={app[rps]:,.0f}"
         " | p50={app[p50_ms]:.2f} | p99={app[p99_ms]:.2f} | CPU={app[cpu_us]:.0f}"
         " | store CPU={app[store_cpu_us]:.0f} | floor req/s={floor[rps]:,.0f}"
@@ -688,10 +662,8 @@ TABLES = {
         " | x store req/s={rps_vs_store:.2f} | x store p99={p99_vs_store:.2f} | errors={errors}",
     ),
     "servers": (
-        "Servers (startup: spawn to first answered webhook, median / worst; peak MB: VmHWM, for"
-        " Gunicorn the worker's plus the other workers' and the arbiter's private memory;"
-        " /stream: ms above the Voice API's own time, p50 / p99 / first call, then the API's"
-        " own p50 and a floor webhook's round trip timed alongside):",
+        "Servers (startup: spawn to first answer, median / worst; /stream: ms above the Voice"
+        " API's own, p50 / p99 / first, then the API's own p50 and a floor round trip):",
         "server={server} | startup s={startup} | floor startup s={floor_startup_s:.2f}"
         " | peak MB={memory} | floor peak MB={floor_memory} | /stream={stream[p50_ms]:.1f}"
         " / {stream[p99_ms]:.1f} / {stream[first_ms]:.0f} (API {stream[api_p50_ms]:.1f}, floor"
@@ -699,9 +671,7 @@ TABLES = {
         " errors, {soak[unrecorded]} unrecorded, {soak[legs_left]} legs left",
     ),
     "workers": (
-        "Workers (Gunicorn with WEB_CONCURRENCY=1 and 2, a new leg on every answer; p99 ms, CPU"
-        " µs per request and peak MB as 1 worker / 2 workers; answered: workers of the 2 that"
-        " served requests):",
+        "Workers (Gunicorn, WEB_CONCURRENCY=1 / 2; answered: workers of the 2 that served):",
         "server={server} | conns={connections} | 1 worker req/s={one[rps]:,.0f}"
         " | 2 workers req/s={two[rps]:,.0f} | x={two_vs_one:.2f}"
         " | p99={one[p99_ms]:.2f} / {two[p99_ms]:.2f} | CPU={one[cpu_us]:.0f} / {two[cpu_us]:.0f}"
@@ -710,8 +680,7 @@ TABLES = {
         " | answered={workers_that_answered} | errors={errors}",
     ),
     "quorum": (
-        f"Quorum (QUORUM={QUORUM}, {CALLERS_PER_ROUND} callers at once per round, each round's"
-        " NCCOs must hold 2 wait, 1 start and 9 join, then all hang up; answer ms p50 / p99):",
+        f"Quorum (QUORUM={QUORUM}, {CALLERS_PER_ROUND} callers at once; answer ms p50/p99):",
         "setup={setup} | rounds={rounds} | wrong={wrong_rounds} | unrecorded={unrecorded}"
         " | processes={processes_that_answered}"
         " | answer ms={answer_p50_ms:.1f} / {answer_p99_ms:.1f}",
@@ -804,15 +773,11 @@ def redis_version(server):
 
 
 def machine(wrk):
-    cpu = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line]
-    return {
-        "cpus": os.cpu_count(),
-        "cpu": cpu[0].split(":", 1)[1].strip() if cpu else platform.processor(),
-        "system": platform.platform(),
-        "python": platform.python_version(),
-        "wrk": wrk,
-        **{name: metadata.version(name) for name in ("flask", "werkzeug", "gunicorn", "vonage")},
-    }
+    cpus = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line]
+    cpu = cpus[0].split(":", 1)[1].strip() if cpus else platform.processor()
+    found = {"cpus": os.cpu_count(), "cpu": cpu, "system": platform.platform(), "wrk": wrk}
+    found |= {name: metadata.version(name) for name in ("flask", "werkzeug", "gunicorn", "vonage")}
+    return found | {"python": platform.python_version()}
 
 
 if __name__ == "__main__":
