@@ -38,12 +38,7 @@ def drive(url, connections, seconds, script, env):
     if done.returncode or not (count and rate and int(count[1]) and {50, 99} <= ms.keys()):
         raise CouldNotMeasure(f"wrk measured nothing on {url}:\n{done.stderr or text}")
     non_2xx, sockets = NON_2XX.search(text), SOCKET_ERRORS.search(text)
-    return {
-        "requests": int(count[1]),
-        "seconds": float(count[2]) * UNITS[count[3]] / 1000,
-        "rps": float(rate[1]),
-        "p50_ms": ms[50],
-        "p99_ms": ms[99],
-        "non_2xx": int(non_2xx[1]) if non_2xx else 0,
-        "socket_errors": sum(map(int, sockets.groups())) if sockets else 0,
-    }
+    run = {"requests": int(count[1]), "seconds": float(count[2]) * UNITS[count[3]] / 1000}
+    run |= {"rps": float(rate[1]), "p50_ms": ms[50], "p99_ms": ms[99]}
+    run["non_2xx"] = int(non_2xx[1]) if non_2xx else 0
+    return run | {"socket_errors": sum(map(int, sockets.groups())) if sockets else 0}

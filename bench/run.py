@@ -201,23 +201,16 @@ def measure(plan, folder):
     with ExitStack() as running:
         bench = Bench(plan, folder, running)
         return {
-            "stores": {
-                "redis": bench.redis and redis_version(bench.redis),
-                "sqlite": sqlite3.sqlite_version,
-            },
-            "servers": {
-                label: measure_server(bench, label, *SERVERS[label]) for label in plan.servers
-            },
+            "stores": {"redis": redis_version(bench.redis), "sqlite": sqlite3.sqlite_version},
+            "servers": {label: measure_server(bench, label) for label in plan.servers},
             "scaling": {store: scale(bench, store) for store in plan.scaling_stores},
-            "quorum": {
-                label: quorum_rounds(bench, label, *QUORUM_SETUPS[label])
-                for label in plan.quorum_setups
-            },
+            "quorum": {label: quorum_rounds(bench, label) for label in plan.quorum_setups},
         }
 
 
-def measure_server(bench, label, module, kind, store):
+def measure_server(bench, label):
     """One scenario on one kind of server beside its floors, with one store for every start."""
+    module, kind, store = SERVERS[label]
     url, store_process = bench.store(store)
     progress(f"{label}: starting {bench.plan.starts} time(s)")
     startups = []
@@ -345,17 +338,11 @@ def time_stream(bench, app, floor):
         connection.close()
     session().post(app.base + EVENT, json={"uuid": "stream-leg", "status": "completed"}, timeout=5)
     own, calls, empty = percentile(own, 50), api_calls(bench.fake, before), not live_legs(app)
-    return {
-        "api_p50_ms": own,
-        "first_ms": first - own,
-        **spread(stream, minus=own),
-        "floor_round_trip_p50_ms": percentile(bare_ms, 50),
-        "samples": len(stream),
-        "api_requests": calls,
-        "legs_empty_after": empty,
-        # Each /stream made exactly one API call, each direct PUT one, and nothing else came.
-        "ok": empty and calls == {"stream": 1 + 2 * bench.plan.stream_samples},
-    }
+    result = {"api_p50_ms": own, "first_ms": first - own, **spread(stream, minus=own)}
+    result |= {"floor_round_trip_p50_ms": percentile(bare_ms, 50), "samples": len(stream)}
+    result |= {"api_requests": calls, "legs_empty_after": empty}
+    # Each /stream made exactly one API call, each direct PUT one, and nothing else came.
+    return result | {"ok": empty and calls == {"stream": 1 + 2 * bench.plan.stream_samples}}
 
 
 def timed_ms(connection, method, path, body=None, headers=None):
@@ -391,11 +378,8 @@ def soak(bench, app):
     before, offset, started = len(bench.fake.requests), app.log.stat().st_size, time.perf_counter()
     with ThreadPoolExecutor(SOAK_CALLERS) as pool:
         steps = [step for played in pool.map(lambda c: play(app, c), callers) for step in played]
-    seconds, left, calls = (
-        time.perf_counter() - started,
-        live_legs(app),
-        api_calls(bench.fake, before),
-    )
+    seconds = time.perf_counter() - started
+    left, calls = live_legs(app), api_calls(bench.fake, before)
     failed = [error for error, _ in steps if error]
     result = {"calls": len(legs), "callers": SOAK_CALLERS, "seconds": seconds}
     result |= {"rps": len(steps) / seconds, **spread([ms for _, ms in steps if ms])}
@@ -472,9 +456,10 @@ def wrote(server, before):
     return sum(1 for pid, n in server.bytes_written().items() if n > before.get(pid, 0))
 
 
-def quorum_rounds(bench, label, kind, store):
+def quorum_rounds(bench, label):
     """Rounds of 12 callers at once with QUORUM=3 through 2 processes sharing one store: two
     dev servers (callers alternate), or Gunicorn's 2 workers (a new connection per caller)."""
+    kind, store = QUORUM_SETUPS[label]
     settings = {"STATE_URL": bench.store(store)[0], "QUORUM": str(QUORUM)}
     settings |= {"WEB_CONCURRENCY": "2"} if kind == "gunicorn" else {}
     progress(f"{label}: {bench.plan.quorum_rounds} rounds of {CALLERS_PER_ROUND} callers")
@@ -713,7 +698,7 @@ def rows(results):
     servers, scaling = results["servers"].items(), results["scaling"].items()
     return {
         "load": [
-            {"server": label, **row, "errors": sum(errors(row[s]) for s in SIDES if s in row)}
+            {"server": label, **row, "errors": sum(errors(row[s]) for s in SIDES & row.keys())}
             for label, result in servers
             for row in result["load"]
         ],
@@ -755,7 +740,7 @@ def cell(format_string, row):
         return "-"
 
 
-SIDES = ("app", "floor", "store")
+SIDES = {"app", "floor", "store"}
 
 
 def memory(mb):
@@ -768,6 +753,8 @@ def memory(mb):
 
 
 def redis_version(server):
+    if server is None:
+        return None
     with redis.Redis.from_url(server.url) as client:
         return client.info("server")["redis_version"]
 

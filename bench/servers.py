@@ -54,13 +54,9 @@ class Measured(Server):
             return {"peak": vm_hwm_mb(pid), "server_hwm": vm_hwm_mb(pid)}
         largest, worker = max((vm_hwm_mb(worker), worker) for worker in workers)
         others = sum(private_mb(other) for other in workers if other != worker)
-        parts = {"worker_hwm": largest, "other_workers_private": others}
-        parts |= {"arbiter_private": private_mb(pid), "arbiter_hwm": vm_hwm_mb(pid)}
-        return {
-            "peak": largest + others + parts["arbiter_private"],
-            "workers": len(workers),
-            **parts,
-        }
+        mb = {"workers": len(workers), "worker_hwm": largest, "other_workers_private": others}
+        mb |= {"arbiter_private": private_mb(pid), "arbiter_hwm": vm_hwm_mb(pid)}
+        return mb | {"peak": largest + others + mb["arbiter_private"]}
 
 
 def proc(pid, name):
@@ -74,14 +70,14 @@ def after_comm(pid):
 
 
 def children(pid):
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and int(after_comm(entry.name)[1]) == pid:
-                found.append(int(entry.name))
-        except OSError:
-            continue  # the process ended while we looked
-    return sorted(found)
+    return sorted(int(entry.name) for entry in Path("/proc").iterdir() if parent(entry) == pid)
+
+
+def parent(entry):
+    try:
+        return entry.name.isdigit() and int(after_comm(entry.name)[1])
+    except OSError:
+        return None  # the process ended while we looked
 
 
 def cpu_seconds(pid):
