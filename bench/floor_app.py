@@ -23,7 +23,9 @@ def create_app():
         if store:
             with lock:
                 if not opened:  # in the worker, not in Gunicorn's arbiter before the fork
-                    opened.append(open_store(store))
+                    db = sqlite3.connect(store, isolation_level=None, check_same_thread=False)
+                    opened.append(db)
+                    db.executescript(SCHEMA)
                 db = opened[0]
                 db.execute("BEGIN IMMEDIATE")
                 db.execute("INSERT INTO answers VALUES (?)", (request.args.get("uuid"),))
@@ -37,13 +39,9 @@ def create_app():
     return app
 
 
-def open_store(path):
-    """One connection for the process, in WAL mode with synchronous=NORMAL as scenario 2's."""
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("CREATE TABLE IF NOT EXISTS answers (uuid TEXT)")
-    return db
+# One connection for the process, in WAL mode with synchronous=NORMAL, as scenario 2's store.
+SCHEMA = """PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS answers (uuid TEXT);"""
 
 
 if __name__ == "__main__":

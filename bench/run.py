@@ -159,7 +159,7 @@ def progress(message):
 
 
 class Bench:
-    """What every part needs: the plan, the folder, the fake Voice API, redis-server."""
+    """What every part needs: the plan, the folder, the fake Voice API, a redis-server."""
 
     def __init__(self, plan, folder, running):
         self.plan, self.folder, self.databases = plan, folder, 0
@@ -170,9 +170,7 @@ class Bench:
         running.callback(self.fake.stop)
         claims = {"application_id": APPLICATION_ID, "iat": int(time.time()), "jti": RUN_TOKEN}
         self.token = jwt.encode(claims, key, algorithm="RS256")
-        wanted = {SERVERS[label][2] for label in plan.servers} | set(plan.scaling_stores)
-        wanted |= {QUORUM_SETUPS[label][1] for label in plan.quorum_setups}
-        self.redis = running.enter_context(RedisServer(folder)) if "redis" in wanted else None
+        self.redis = running.enter_context(RedisServer(folder))  # every plan has a Redis part
         # Every project variable set (empty is its default), so a .env changes nothing here;
         # PYTHONUNBUFFERED empty, as users run them.
         self.env = dict.fromkeys(set(config.VARIABLE_NAMES) - {"HOST", "PORT"}, "")
@@ -358,12 +356,10 @@ def timed_ms(connection, method, path, body=None, headers=None):
 
 def api_calls(fake, since):
     """The fake Voice API's requests since the `since`-th: good stream starts, and the rest."""
-    return dict(
-        Counter(
-            "stream" if (method, problem) == ("PUT", None) and uuid else "unexpected"
-            for method, uuid, _, problem in fake.requests[since:]
-        )
-    )
+    calls = Counter()
+    for method, uuid, _, problem in fake.requests[since:]:
+        calls["stream" if (method, problem) == ("PUT", None) and uuid else "unexpected"] += 1
+    return dict(calls)
 
 
 def soak(bench, app):
@@ -753,8 +749,6 @@ def memory(mb):
 
 
 def redis_version(server):
-    if server is None:
-        return None
     with redis.Redis.from_url(server.url) as client:
         return client.info("server")["redis_version"]
 
