@@ -129,7 +129,7 @@ QUICK = Plan(  # every part, small: each store and each kind of server once
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Benchmark the webhook servers (11 minutes).")
-    parser.add_argument("--quick", action="store_true", help="every part, small: about 35 s")
+    parser.add_argument("--quick", action="store_true", help="every part, small: about 40 s")
     parser.add_argument("--json", type=Path, default=BENCH / "results.json", help="output file")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
