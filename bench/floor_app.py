@@ -1,10 +1,7 @@
-"""The floors: bare Flask apps that answer the webhook paths with a scenario's exact bytes.
+"""The floors: bare Flask apps answering the webhook paths with a scenario's exact bytes.
 
-FLOOR_BODY (hex) and FLOOR_CONTENT_TYPE are the bytes and type of the scenario's answer; the
-event route returns the same empty 200. Neither reads the request: that work is ours, and is
-what the comparison measures. With FLOOR_STORE (an SQLite file) it is the store floor: each
-answer first commits one row (its uuid) through the process's one connection, in WAL mode with
-synchronous=NORMAL as scenario 2's store: what any answer saved before its NCCO must pay.
+FLOOR_BODY (hex) and FLOOR_CONTENT_TYPE: the scenario's answer; the event gets an empty 200.
+With FLOOR_STORE (an SQLite file), the store floor: each answer first commits one row.
 """
 
 import os
@@ -26,7 +23,9 @@ def create_app():
         if store:
             with lock:
                 if not opened:  # in the worker, not in Gunicorn's arbiter before the fork
-                    opened.append(open_store(store))
+                    db = sqlite3.connect(store, isolation_level=None, check_same_thread=False)
+                    opened.append(db)
+                    db.executescript(SCHEMA)
                 db = opened[0]
                 db.execute("BEGIN IMMEDIATE")
                 db.execute("INSERT INTO answers VALUES (?)", (request.args.get("uuid"),))
@@ -40,12 +39,9 @@ def create_app():
     return app
 
 
-def open_store(path):
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("CREATE TABLE IF NOT EXISTS answers (uuid TEXT)")
-    return db
+# One connection for the process, in WAL mode with synchronous=NORMAL, as scenario 2's store.
+SCHEMA = """PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS answers (uuid TEXT);"""
 
 
 if __name__ == "__main__":

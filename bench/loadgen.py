@@ -8,6 +8,11 @@ import subprocess
 from servers import CouldNotMeasure
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+PERCENTILE = re.compile(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", re.M)
+COUNT = re.compile(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m),", re.M)
+RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
+NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 
 
 def wrk_version():
@@ -24,36 +29,16 @@ def drive(url, connections, seconds, script, env):
     gives the answer webhook counts as an error.
     """
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
-    done = subprocess.run(
-        [*argv, "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-        env={**os.environ, **env},
-    )
+    argv += ["-s", str(script), url]
+    env = {**os.environ, **env}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, env=env)
     text = done.stdout
-    percentiles = {
-        int(p): float(value) * UNITS[unit]
-        for p, value, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
-    }
-    count = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m),", text, re.M)
-    rate = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
-    if (
-        done.returncode
-        or not (count and rate and {50, 99} <= percentiles.keys())
-        or not int(count[1])
-    ):
+    ms = {int(p): float(value) * UNITS[unit] for p, value, unit in PERCENTILE.findall(text)}
+    count, rate = COUNT.search(text), RATE.search(text)
+    if done.returncode or not (count and rate and int(count[1]) and {50, 99} <= ms.keys()):
         raise CouldNotMeasure(f"wrk measured nothing on {url}:\n{done.stderr or text}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    sockets = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
-    )
-    return {
-        "requests": int(count[1]),
-        "seconds": float(count[2]) * UNITS[count[3]] / 1000,
-        "rps": float(rate[1]),
-        "p50_ms": percentiles[50],
-        "p99_ms": percentiles[99],
-        "non_2xx": int(non_2xx[1]) if non_2xx else 0,
-        "socket_errors": sum(map(int, sockets.groups())) if sockets else 0,
-    }
+    non_2xx, sockets = NON_2XX.search(text), SOCKET_ERRORS.search(text)
+    run = {"requests": int(count[1]), "seconds": float(count[2]) * UNITS[count[3]] / 1000}
+    run |= {"rps": float(rate[1]), "p50_ms": ms[50], "p99_ms": ms[99]}
+    run["non_2xx"] = int(non_2xx[1]) if non_2xx else 0
+    return run | {"socket_errors": sum(map(int, sockets.groups())) if sockets else 0}

@@ -12,17 +12,13 @@ class CouldNotMeasure(Exception):
 
 
 def command(kind, module):
-    """`module` (scenario-N, or floor_app) on "dev" (`python scenario-N.py`, what the tutorial
-    runs) or "gunicorn" (the README's production command, reading ./gunicorn.conf.py)."""
+    """`module` (scenario-N, or bench's floor_app) on "dev" (`python scenario-N.py`, what the
+    tutorial runs) or "gunicorn" (the README's production command, reading gunicorn.conf.py)."""
     floor = module == "floor_app"
     if kind == "dev":
         return [f"bench/{module}.py" if floor else f"{module}.py"]
-    return [
-        "-m",
-        "gunicorn",
-        *(["--pythonpath", "bench"] if floor else []),
-        f"{module}:create_app()",
-    ]
+    path = ["--pythonpath", "bench"] if floor else []
+    return ["-m", "gunicorn", *path, f"{module}:create_app()"]
 
 
 class Measured(Server):
@@ -38,9 +34,6 @@ class Measured(Server):
         if self.first_status != 200:
             self.stop()
             raise CouldNotMeasure(f"{label}: the first answer webhook got {self.first_status}")
-
-    def url(self, path):
-        return self.base + path
 
     def workers(self):
         """Gunicorn's worker pids (its arbiter's children); none for the development server."""
@@ -59,17 +52,11 @@ class Measured(Server):
         pid, workers = self.process.pid, self.workers()
         if not workers:
             return {"peak": vm_hwm_mb(pid), "server_hwm": vm_hwm_mb(pid)}
-        peaks = sorted((vm_hwm_mb(worker), worker) for worker in workers)
-        largest, others = peaks[-1][0], sum(private_mb(worker) for _, worker in peaks[:-1])
-        arbiter = private_mb(pid)
-        return {
-            "peak": largest + others + arbiter,
-            "workers": len(workers),
-            "worker_hwm": largest,
-            "other_workers_private": others,
-            "arbiter_private": arbiter,
-            "arbiter_hwm": vm_hwm_mb(pid),
-        }
+        largest, worker = max((vm_hwm_mb(worker), worker) for worker in workers)
+        others = sum(private_mb(other) for other in workers if other != worker)
+        mb = {"workers": len(workers), "worker_hwm": largest, "other_workers_private": others}
+        mb |= {"arbiter_private": private_mb(pid), "arbiter_hwm": vm_hwm_mb(pid)}
+        return mb | {"peak": largest + others + mb["arbiter_private"]}
 
 
 def proc(pid, name):
@@ -83,14 +70,14 @@ def after_comm(pid):
 
 
 def children(pid):
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and int(after_comm(entry.name)[1]) == pid:
-                found.append(int(entry.name))
-        except OSError:
-            continue  # the process ended while we looked
-    return sorted(found)
+    return sorted(int(entry.name) for entry in Path("/proc").iterdir() if parent(entry) == pid)
+
+
+def parent(entry):
+    try:
+        return entry.name.isdigit() and int(after_comm(entry.name)[1])
+    except OSError:
+        return None  # the process ended while we looked
 
 
 def cpu_seconds(pid):
