@@ -296,13 +296,15 @@ def stop_stream():
 @owner.post("/talk")
 def talk():
     """Speak `text` (in `language`) into the conference, through the leg /stream would use."""
-    fields = request.get_json(silent=True) or request.form
+    fields = request.get_json(silent=True)
+    if not isinstance(fields, dict):  # a form, or nothing
+        fields = request.form
     text = fields.get("text")
     text = text.strip() if isinstance(text, str) else ""
     language = fields.get("language") or None
     if not 1 <= len(text) <= config.MAX_TALK:
         return webhooks.failure(400, f"give text to say: 1 to {config.MAX_TALK:,} characters")
-    if language is not None and language not in config.LANGUAGES:
+    if language is not None and (not isinstance(language, str) or language not in config.LANGUAGES):
         return webhooks.failure(
             400, "give a language Vonage speaks, such as en-GB or es-ES, or none for en-US"
         )

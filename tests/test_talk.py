@@ -62,6 +62,10 @@ def test_talk_goes_through_the_leg_the_music_plays_on_and_past_a_leg_that_is_gon
         ({"text": "x" * 1501}, "give text to say: 1 to 1,500 characters"),
         ({"text": ["a list"]}, "give text to say: 1 to 1,500 characters"),
         (
+            {"text": "Hi", "language": ["en-GB"]},
+            "give a language Vonage speaks, such as en-GB or es-ES, or none for en-US",
+        ),
+        (
             {"text": "Hi", "language": "english"},
             "give a language Vonage speaks, such as en-GB or es-ES, or none for en-US",
         ),
@@ -73,6 +77,14 @@ def test_talk_refuses_bad_text_or_language_with_400(client2, fields, error):
     response = client2.post("/talk", json=fields)
 
     assert (response.status_code, response.get_json()) == (400, {"error": error})
+
+
+def test_talk_with_a_json_list_is_400(client2):
+    client2.get("/webhooks/answer?uuid=leg-1")
+
+    response = client2.post("/talk", json=["text", "Hi"])
+
+    assert response.status_code == 400
 
 
 def test_talk_takes_a_form_too(client2, requests_mock):
