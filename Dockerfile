@@ -30,12 +30,13 @@ COPY requirements.txt ./
 RUN pip install --no-cache-dir --disable-pip-version-check -r requirements.txt
 
 # Only what runs: every top-level module (the scripts, their helpers, gunicorn.conf.py), the
-# conference store's package (its Lua scripts too) and the control page's templates and static
-# files, owned by root. One COPY line per folder it needs.
+# conference store's package (its Lua scripts too), the control page's templates and static
+# files, and the audio files served at /audio/, owned by root. One COPY line per folder.
 COPY *.py ./
 COPY conference_store/ conference_store/
 COPY templates/ templates/
 COPY static/ static/
+COPY audio/ audio/
 # Compiled now, since the app user cannot write __pycache__ here.
 RUN python -m compileall -q .
 

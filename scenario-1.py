@@ -6,18 +6,26 @@ Run it with `python scenario-1.py`; it needs no configuration. See README.md.
 import gc
 
 from flask import Blueprint, Flask, current_app
-from vonage_voice.models import Stream
+from vonage_voice.models import Stream, Talk
 
+import audio
 import startup
 import webhooks
 
 
 def answer_ncco(settings):
-    """The NCCO for every incoming call: play the stream (level and loop only when set)."""
-    stream = Stream(
-        streamUrl=[settings.stream_url], level=settings.stream_level, loop=settings.stream_loop
-    )
-    return [stream.model_dump(mode="json", by_alias=True, exclude_none=True)]
+    """The NCCO for every incoming call: GREETING if set (audio or text), then the stream
+    (level and loop only when set)."""
+    ncco = [
+        Stream(
+            streamUrl=[settings.stream_url], level=settings.stream_level, loop=settings.stream_loop
+        )
+    ]
+    if settings.greeting and settings.greeting.startswith(("http://", "https://")):
+        ncco.insert(0, Stream(streamUrl=[settings.greeting]))
+    elif settings.greeting:
+        ncco.insert(0, Talk(text=settings.greeting, language=settings.greeting_language))
+    return [action.model_dump(mode="json", by_alias=True, exclude_none=True) for action in ncco]
 
 
 # The webhooks Vonage calls; with VONAGE_SIGNATURE_SECRET set, only signed ones are served.
@@ -54,6 +62,7 @@ def create_app(settings=None):
     # The same NCCO for every call: serialised once, not on every request.
     app.extensions["ncco"] = app.json.response(answer_ncco(settings)).get_data()
     app.register_blueprint(vonage)
+    app.register_blueprint(audio.files)
     return app
 
 

@@ -6,17 +6,21 @@ See README.md.
 """
 
 import gc
+import math
 import sys
+import threading
 import time
 
 import requests
-from flask import Blueprint, Flask, current_app, jsonify, render_template
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from vonage import VonageError
 from vonage_http_client.errors import NotFoundError
-from vonage_voice.models import AudioStreamOptions, Conversation, Talk
+from vonage_voice.models import AudioStreamOptions, Conversation, Stream, Talk, TtsStreamOptions
 from werkzeug.exceptions import BadRequest
 
+import audio
 import conference_store
+import settings as config
 import startup
 import voice_api
 import webhooks
@@ -26,6 +30,14 @@ BROWSER_BUDGET = 15
 NO_ONE_HERE = "no one is in the conference yet: dial your Vonage number first"
 # Logged when the store fails and a caller joins unrecorded (the benchmark counts these).
 JOINED_UNRECORDED = "joins without the store's word"
+DEFAULT_GREETING = "Please wait while we connect you to the conference"
+
+
+def greeting(settings):
+    """What a caller hears first: GREETING's audio (a `stream`), or its text spoken."""
+    if settings.greeting and settings.greeting.startswith(("http://", "https://")):
+        return Stream(streamUrl=[settings.greeting])
+    return Talk(text=settings.greeting or DEFAULT_GREETING, language=settings.greeting_language)
 
 
 def answer_ncco(settings, role="join"):
@@ -43,7 +55,7 @@ def answer_ncco(settings, role="join"):
         ),
         "start": Conversation(name=settings.conf_name, startOnEnter=True),
     }[role]
-    ncco = [Talk(text="Please wait while we connect you to the conference"), conference]
+    ncco = [greeting(settings), conference]
     return [action.model_dump(mode="json", by_alias=True, exclude_none=True) for action in ncco]
 
 
@@ -101,8 +113,77 @@ def call_event():
         ):
             current_app.logger.info("leg %s recorded from its answered event", uuid)
     elif uuid and status in webhooks.FINAL_STATUSES:
-        the_conference().left(uuid)
+        moved = the_conference().ended(uuid)
+        if moved:  # to this request only, however often Vonage sends the event
+            # Vonage waits for this answer: the music starts again in the background.
+            app = current_app._get_current_object()
+            threading.Thread(target=follow, args=(app, uuid, *moved), daemon=True).start()
     return "", 200
+
+
+def follow(app, ended, leg, music):
+    """Start the music again on `leg`, the newest live leg, after its leg `ended` (Vonage
+    cannot resume a stream: it starts from the beginning). A leg Vonage no longer knows is
+    forgotten, and the music moves on to the next one."""
+    with app.app_context():
+        try:
+            while not play_again(app, ended, leg, music):
+                ended, moved = leg["uuid"], the_conference().ended(leg["uuid"])
+                if not moved:
+                    return
+                leg, music = moved
+        except conference_store.StoreError as error:
+            app.logger.warning("the music stopped following: %s", error)
+
+
+def play_again(app, ended, leg, music):
+    """Play `music` on `leg`: True once done (played, or Vonage failed and the store says so),
+    False if Vonage no longer knows the leg."""
+    voice = app.extensions["voice_api"].voice(leg["host"])
+    try:
+        voice.play_audio_into_call(leg["uuid"], music_options(music))
+    except NotFoundError:
+        app.logger.info("leg %s is gone; the music moves on", leg["uuid"])
+        return False
+    except (VonageError, requests.RequestException) as error:
+        _, why = voice_api.explain(error, voice.http_client.api_host, "start")
+        note = f"the music could not follow to leg {leg['uuid']}: {why}"
+        app.logger.warning("%s", note)
+        the_conference().set_streaming(None, note=note)
+        return True
+    app.logger.info("the music follows from leg %s to leg %s", ended, leg["uuid"])
+    return True
+
+
+def music_options(music):
+    """The Voice API's options for `music` as the store keeps it; a file of ours played a set
+    number of times plays the loops left of it."""
+    loop = music.get("loop")
+    if loop and music.get("seconds"):
+        left = (music["follow_until"] - time.time()) / music["seconds"]
+        loop = max(1, math.ceil(left))
+    return AudioStreamOptions(stream_url=[music["url"]], level=music.get("level"), loop=loop)
+
+
+def now_playing(settings):
+    """What /stream plays, as the store keeps it: with "follow_until", the time until which it
+    follows the conference when its leg ends. Forever with STREAM_LOOP=0; a file of ours, for
+    its length times its loops; a remote file played a set number of times, never (its length
+    is unknown)."""
+    loop, seconds = settings.stream_loop, settings.stream_seconds
+    if loop == 0:
+        follow_until = math.inf
+    elif seconds:
+        follow_until = time.time() + seconds * (loop or 1)
+    else:
+        follow_until = 0
+    return {
+        "url": settings.stream_url,
+        "level": settings.stream_level,
+        "loop": loop,
+        "seconds": seconds,
+        "follow_until": follow_until,
+    }
 
 
 # The owner's pages; with CONTROL_TOKEN set, they need it.
@@ -114,7 +195,12 @@ owner.before_request(webhooks.owner_only)
 def control_page():
     """The control page: who is in, whether music plays, and Play / Stop buttons."""
     settings = the_settings()
-    return render_template("control.html", conference=settings.conf_name, quorum=settings.quorum)
+    return render_template(
+        "control.html",
+        conference=settings.conf_name,
+        quorum=settings.quorum,
+        languages=sorted(config.LANGUAGES),
+    )
 
 
 @owner.get("/status")
@@ -126,24 +212,33 @@ def status():
 @owner.get("/stream")
 def start_stream():
     """Play STREAM_URL into the conference through the newest live leg."""
-    settings, conference = the_settings(), the_conference()
+    settings = the_settings()
+    music = now_playing(settings)
+    return through_a_leg(
+        lambda voice, uuid: voice.play_audio_into_call(uuid, music_options(music)),
+        lambda uuid: now_streaming(uuid, music),
+    )
+
+
+def through_a_leg(play, played):
+    """`play(voice, uuid)` into the conference through the leg the music already plays on,
+    else the newest live leg, trying the next while Vonage says a leg is gone; `played(uuid)`
+    is the answer once it worked."""
+    conference = the_conference()
     if conference.waiting_for_quorum():
         # Its callers are on Vonage's hold music; a stream now would reach one of them only.
         return webhooks.failure(
             409,
             f"the conference has not started: callers hear the hold music "
-            f"until {settings.quorum} are in",
+            f"until {the_settings().quorum} are in",
         )
-    music = AudioStreamOptions(
-        stream_url=[settings.stream_url], level=settings.stream_level, loop=settings.stream_loop
-    )
     started, gone = time.monotonic(), 0
     for leg in conference.stream_candidates():
         if time.monotonic() - started + voice_api.WORST_CALL > BROWSER_BUDGET:
             return webhooks.failure(504, "the Voice API is answering too slowly: try again")
         voice = current_app.extensions["voice_api"].voice(leg["host"])
         try:
-            voice.play_audio_into_call(leg["uuid"], music)
+            play(voice, leg["uuid"])
         except NotFoundError:
             # Vonage no longer knows the leg (we missed its hang-up): try the next one.
             current_app.logger.info("leg %s is gone; forgetting it", leg["uuid"])
@@ -152,7 +247,7 @@ def start_stream():
             continue
         except (VonageError, requests.RequestException) as error:
             return webhooks.failure(*voice_api.explain(error, voice.http_client.api_host, "start"))
-        return now_streaming(leg["uuid"], settings.stream_url)
+        return played(leg["uuid"])
     if gone:  # say why the callers vanished: a wrong region also answers 404
         ended = f"Vonage says the {gone} call(s) we had have ended (404)"
         region = "if people are still on, check VONAGE_API_HOST is their region"
@@ -160,16 +255,16 @@ def start_stream():
     return webhooks.failure(409, NO_ONE_HERE)
 
 
-def now_streaming(uuid, stream_url):
-    """Record that the music plays on leg `uuid`, and say so."""
+def now_streaming(uuid, music):
+    """Record that `music` plays on leg `uuid`, and say so."""
     try:
-        the_conference().set_streaming(uuid)
+        the_conference().set_streaming(uuid, music)
     except conference_store.StoreError as error:  # say what did happen
         return webhooks.failure(
             503, f"the music plays on leg {uuid}, but it was not recorded: {error}"
         )
-    current_app.logger.info("streaming %s into leg %s", stream_url, uuid)
-    return jsonify(message="streaming into the conference", uuid=uuid, stream_url=stream_url)
+    current_app.logger.info("streaming %s into leg %s", music["url"], uuid)
+    return jsonify(message="streaming into the conference", uuid=uuid, stream_url=music["url"])
 
 
 @owner.get("/stream/stop")
@@ -198,6 +293,44 @@ def stop_stream():
         )
     current_app.logger.info("stopped the stream on leg %s", leg["uuid"])
     return jsonify(message="stopped the stream", uuid=leg["uuid"])
+
+
+@owner.post("/talk")
+def talk():
+    """Speak `text` (in `language`) into the conference, through the leg /stream would use."""
+    fields = request.get_json(silent=True)
+    if not isinstance(fields, dict):  # a form, or nothing
+        fields = request.form
+    text = fields.get("text")
+    text = text.strip() if isinstance(text, str) else ""
+    language = fields.get("language") or None
+    if not 1 <= len(text) <= config.MAX_TALK:
+        return webhooks.failure(400, f"give text to say: 1 to {config.MAX_TALK:,} characters")
+    if language is not None and (not isinstance(language, str) or language not in config.LANGUAGES):
+        return webhooks.failure(
+            400, "give a language Vonage speaks, such as en-GB or es-ES, or none for en-US"
+        )
+    words = TtsStreamOptions(text=text, language=language)
+    return through_a_leg(
+        lambda voice, uuid: voice.play_tts_into_call(uuid, words),
+        lambda uuid: jsonify(message="speaking into the conference", uuid=uuid),
+    )
+
+
+@owner.post("/talk/stop")
+def stop_talk():
+    """Stop the words /talk is speaking, on the leg it chose."""
+    leg = next(iter(the_conference().stream_candidates()), None)
+    if leg is None:
+        return webhooks.failure(409, NO_ONE_HERE)
+    voice = current_app.extensions["voice_api"].voice(leg["host"])
+    try:
+        voice.stop_tts(leg["uuid"])
+    except NotFoundError:
+        return webhooks.failure(409, "Vonage is saying nothing on that call: nothing to stop")
+    except (VonageError, requests.RequestException) as error:
+        return webhooks.failure(*voice_api.explain(error, voice.http_client.api_host, "stop"))
+    return jsonify(message="stopped speaking", uuid=leg["uuid"])
 
 
 FORGET_LEGS = ".venv/bin/python scenario-2.py --forget-legs"
@@ -249,6 +382,7 @@ def create_app(settings=None):
     )
     app.register_blueprint(vonage)
     app.register_blueprint(owner)
+    app.register_blueprint(audio.files)
     return app
 
 

@@ -22,7 +22,9 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dotenv import dotenv_values
+from vonage_voice.models import TtsLanguageCode
 
+import audio
 import conference_store
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -32,6 +34,10 @@ DEFAULT_STREAM_URL = (
     "https://nexmo-community.github.io/ncco-examples/assets/voice_api_audio_streaming.mp3"
 )
 DEFAULT_CONF_NAME = "Soothing Conference"
+# The most text a `talk` speaks (NCCO reference, talk: "Maximum length is 1500 characters").
+MAX_TALK = 1500
+# The languages Vonage speaks, as the SDK lists them (TtsLanguageCode).
+LANGUAGES = frozenset(code.value for code in TtsLanguageCode)
 HINT = "see .env.example"
 
 
@@ -46,6 +52,10 @@ class SettingsError(Exception):
 @dataclass(frozen=True)
 class Settings:
     stream_url: str = DEFAULT_STREAM_URL
+    stream_seconds: float | None = None  # the length of STREAM_URL's file, when it is ours
+    # What callers hear first: text to speak, or the URL of audio to play (GREETING).
+    greeting: str | None = None
+    greeting_language: str | None = None
     stream_level: float | None = None
     stream_loop: int | None = None
     conf_name: str = DEFAULT_CONF_NAME
@@ -106,7 +116,51 @@ def _public_url(raw):
 def _http_url(raw):
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"\s", raw):
-        raise ValueError("give an http:// or https:// URL of an MP3 or 16-bit WAV file")
+        raise ValueError(
+            "give an http:// or https:// URL of an MP3 or 16-bit WAV file, or audio/NAME.mp3 "
+            "for a file of the audio folder"
+        )
+    return raw
+
+
+@dataclass(frozen=True)
+class LocalAudio:
+    """A checked file of the audio folder, until the public URL it is served at is known."""
+
+    name: str
+    seconds: float
+
+
+def _audio(raw):
+    """An http(s) URL, or a file of the audio folder (`audio/NAME.mp3`) that Vonage can play."""
+    name = audio.local_name(raw)
+    if name is not None:
+        return LocalAudio(name, audio.check_file(audio.FOLDER / name))
+    if raw.startswith("audio/"):
+        raise ValueError(
+            "name an .mp3 or .wav file right in the audio folder, such as audio/hold.mp3"
+        )
+    return _http_url(raw)
+
+
+def _greeting(raw):
+    """Text to speak, or (an http(s) URL, or `audio/...`) audio to play."""
+    if raw.startswith(("http://", "https://", "audio/")):
+        return _audio(raw)
+    if len(raw) > MAX_TALK:
+        raise ValueError(
+            f"give at most {MAX_TALK:,} characters of text ({len(raw):,} given), or audio: "
+            "audio/NAME.mp3 or an https:// URL"
+        )
+    return raw
+
+
+def _language(raw):
+    if raw not in LANGUAGES:
+        raise ValueError(
+            "give a language Vonage speaks, such as en-GB, es-ES or fr-FR "
+            "(https://developer.vonage.com/en/voice/voice-api/concepts/text-to-speech)"
+        )
     return raw
 
 
@@ -229,13 +283,15 @@ def read_private_key(setting):
 
 # In the order their problems are reported.
 VARIABLES = (
-    Variable("STREAM_URL", "stream_url", _http_url),
+    Variable("STREAM_URL", "stream_url", _audio),
     Variable("STREAM_LEVEL", "stream_level", _level),
     Variable(
         "STREAM_LOOP",
         "stream_loop",
         _whole_number("give a whole number: how many times to play, 0 for forever"),
     ),
+    Variable("GREETING", "greeting", _greeting),
+    Variable("GREETING_LANGUAGE", "greeting_language", _language),
     Variable("HOST", "host", str),
     Variable(
         "PORT", "port", _whole_number("give a port number from 1 to 65535, such as 9000", 1, 65535)
@@ -339,6 +395,20 @@ def load(env, *, voice_api=False):
         domain = env.get("GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN") or "app.github.dev"
         port = values.get("port", Settings.port)
         values["public_url"] = f"https://{env['CODESPACE_NAME']}-{port}.{domain}"
+    for name, field in (("STREAM_URL", "stream_url"), ("GREETING", "greeting")):
+        local = values.get(field)
+        if not isinstance(local, LocalAudio):
+            continue
+        if "public_url" not in values:
+            problems.append(
+                f"{name}=audio/{local.name} is a file of this server, which Vonage fetches at "
+                f"PUBLIC_URL{audio.ROUTE}{local.name}: set PUBLIC_URL, or use an https:// URL "
+                f"({HINT})"
+            )
+            continue
+        values[field] = f"{values['public_url']}{audio.ROUTE}{local.name}"
+        if field == "stream_url":
+            values["stream_seconds"] = local.seconds
     if problems:
         raise SettingsError(problems)
     return Settings(**values)

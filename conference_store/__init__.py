@@ -16,6 +16,7 @@ URL scheme to the backend that names it.
 
 from . import registry
 from .base import (
+    ENDED_WITH_ITS_CALLER,
     LEG_LIFETIME,
     MAX_LEGS,
     OPERATION_TIMEOUT,
@@ -51,6 +52,7 @@ def open_store(url, conference, quorum=None):
 
 __all__ = [
     "DEFAULT_URL",
+    "ENDED_WITH_ITS_CALLER",
     "LEG_LIFETIME",
     "MAX_LEGS",
     "OPERATION_TIMEOUT",

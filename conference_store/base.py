@@ -21,6 +21,8 @@ OPERATION_TIMEOUT = 0.5
 RETRY_AFTER = 1.0
 # At start-up, a store that is still starting (a Redis container beside ours) gets this long.
 STARTUP_WAIT = 5
+# What /status says when the music's leg ended and the music was not to follow (see `ended`).
+ENDED_WITH_ITS_CALLER = "the music ended with the caller it played through"
 
 
 class StoreError(Exception):
@@ -113,13 +115,27 @@ class ConferenceStore(abc.ABC):
         """Forget a leg; once every leg has gone, the next caller starts a new round."""
 
     @abc.abstractmethod
-    def set_streaming(self, uuid):
-        """The music now plays on leg `uuid` (if it is still live), or nowhere (None)."""
+    def set_streaming(self, uuid, music=None, note=None):
+        """The music now plays on leg `uuid` (if it is still live), or nowhere (None).
+
+        `music` is what plays, as a dict the store keeps for `ended` (JSON-able), with
+        "follow_until": the time.time() until which it follows the conference (0: never,
+        math.inf: always). `note` is why it plays nowhere, for /status; a new `uuid` clears it.
+        """
+
+    @abc.abstractmethod
+    def ended(self, uuid):
+        """Forget a leg that has ended, as `left` does, and if the music played on it while
+        now < its "follow_until", move the music to the newest live leg in the same atomic
+        step: return (that leg, the music) to this caller, and to no other (a second delivery
+        of the event, another process) who get None. If the music played on it and is not to
+        follow, it plays nowhere, noted ENDED_WITH_ITS_CALLER while others are still in.
+        """
 
     @abc.abstractmethod
     def _state(self, now):
-        """(live legs oldest first, has the round started, uuid the music plays on), read at
-        once, without the legs older than LEG_LIFETIME."""
+        """(live legs oldest first, has the round started, uuid the music plays on, why it
+        plays nowhere or None), read at once, without the legs older than LEG_LIFETIME."""
 
     @abc.abstractmethod
     def first_or_same(self, token, signed_request, max_age):
@@ -145,7 +161,7 @@ class ConferenceStore(abc.ABC):
     def leftovers(self):
         """(how many live legs the store holds, the oldest one's `since` or None): at
         start-up, the legs left over from an earlier run."""
-        legs, _, _ = self._state(time.time())
+        legs, *_ = self._state(time.time())
         return len(legs), (legs[0]["since"] if legs else None)
 
     @abc.abstractmethod
@@ -159,26 +175,27 @@ class ConferenceStore(abc.ABC):
     def stream_candidates(self):
         """The live legs to play music through: the leg the music already plays on first (so a
         second Play restarts it there, where Stop reaches it), then the newest."""
-        legs, _, streaming_on = self._state(time.time())
+        legs, _, streaming_on, _ = self._state(time.time())
         return sorted(reversed(legs), key=lambda leg: leg["uuid"] != streaming_on)
 
     def waiting_for_quorum(self):
-        legs, started, _ = self._state(time.time())
+        legs, started, *_ = self._state(time.time())
         return self._waiting(legs, started)
 
     def streaming_leg(self):
         """The leg the music plays on, or None."""
-        legs, _, streaming_on = self._state(time.time())
+        legs, _, streaming_on, _ = self._state(time.time())
         return next((leg for leg in legs if leg["uuid"] == streaming_on), None)
 
     def snapshot(self):
         """The state as /status shows it, read at once."""
-        legs, started, streaming_on = self._state(time.time())
+        legs, started, streaming_on, note = self._state(time.time())
         if not any(leg["uuid"] == streaming_on for leg in legs):
             streaming_on = None  # its leg has expired
         return {
             "legs": [{k: leg[k] for k in ("uuid", "from", "since", "role")} for leg in legs],
             "streaming_on": streaming_on,
+            "music_note": None if streaming_on else note,
             "quorum": self.quorum,
             "waiting_for_quorum": self._waiting(legs, started),
         }

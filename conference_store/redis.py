@@ -1,6 +1,7 @@
 """A Redis (or Valkey) server: the store for several processes on several machines."""
 
 import json
+import math
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +17,8 @@ class RedisStore(ConferenceStore):
 
     Every change is a Lua script (lua/), which Redis runs atomically; reads are one script too,
     so the state is seen at one instant. Keys, per conference: legs (hash uuid -> leg as JSON),
-    order (sorted set uuid -> since), meta (hash: started, streaming_on). Each command gives up
+    order (sorted set uuid -> since), meta (hash: started, streaming_on, music, follow_until,
+    music_note). Each command gives up
     after OPERATION_TIMEOUT; a connection that broke (Redis restarted) is retried once on a new
     one, so the same process serves normally again as soon as Redis is back.
     """
@@ -29,6 +31,7 @@ class RedisStore(ConferenceStore):
         ("legs", "answered"),
         ("leave",),
         ("set_streaming",),
+        ("ended",),
         ("state",),
         ("first_or_same",),
     )
@@ -58,9 +61,15 @@ class RedisStore(ConferenceStore):
         prefix = f"vonage-audio-stream:{conference}:"
         self.keys = [prefix + "legs", prefix + "order", prefix + "meta"]
         self.tokens_prefix = "vonage-audio-stream:seen-token:"
-        self._join, self._answered, self._leave, self._set, self._read, self._first = (
-            self._script(*names) for names in self.SCRIPTS
-        )
+        (
+            self._join,
+            self._answered,
+            self._leave,
+            self._set,
+            self._ended,
+            self._read,
+            self._first,
+        ) = (self._script(*names) for names in self.SCRIPTS)
         self._forget = self._script("forget")
         self._wait_for_startup()
 
@@ -147,14 +156,29 @@ class RedisStore(ConferenceStore):
     def left(self, uuid):
         self._run(self._leave, keys=self.keys, args=[uuid])
 
-    def set_streaming(self, uuid):
-        self._run(self._set, keys=self.keys, args=[uuid or ""])
+    def set_streaming(self, uuid, music=None, note=None):
+        # Lua reads numbers as doubles, but not "inf": a time no call reaches stands for it.
+        follow_until = min((music or {}).get("follow_until", 0), 1e300)
+        music = json.dumps({**music, "follow_until": follow_until}) if music and uuid else ""
+        args = [uuid or "", music, repr(follow_until), note or ""]
+        self._run(self._set, keys=self.keys, args=args)
+
+    def ended(self, uuid):
+        now = time.time()
+        args = [uuid, repr(now), repr(now - base.LEG_LIFETIME), base.ENDED_WITH_ITS_CALLER]
+        moved = self._run(self._ended, keys=self.keys, args=args)
+        if not moved:
+            return None
+        leg, music = (json.loads(value) for value in moved)
+        if music["follow_until"] >= 1e300:
+            music["follow_until"] = math.inf
+        return leg, music
 
     def _state(self, now):
-        legs, started, streaming_on = self._run(
+        legs, started, streaming_on, note = self._run(
             self._read, keys=self.keys, args=[repr(now - base.LEG_LIFETIME)]
         )
-        return [json.loads(leg) for leg in legs if leg], started == "1", streaming_on
+        return [json.loads(leg) for leg in legs if leg], started == "1", streaming_on, note
 
     def first_or_same(self, token, signed_request, max_age):
         key = self.tokens_prefix + token

@@ -2,6 +2,7 @@
 start), shared by the processes of one machine."""
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -79,9 +80,16 @@ class SqliteStore(ConferenceStore):
         DELETE FROM leg_counts;
         INSERT INTO leg_counts SELECT conference, count(*) FROM legs GROUP BY conference;
     """
-    # PRAGMA user_version of a file with the schema above; a new file, or one from before
-    # leg_counts, is at 0.
-    SCHEMA_VERSION = 1
+    # Version 2: what the music is and until when it follows the conference (`ended`), and
+    # why it stopped.
+    MUSIC = """
+        ALTER TABLE conferences ADD COLUMN music TEXT;
+        ALTER TABLE conferences ADD COLUMN follow_until REAL NOT NULL DEFAULT 0;
+        ALTER TABLE conferences ADD COLUMN music_note TEXT;
+    """
+    # PRAGMA user_version of a file with the schema above and MUSIC; a new file, or one from
+    # before leg_counts, is at 0.
+    SCHEMA_VERSION = 2
     KEEP_CONNECTIONS = 16
 
     @classmethod
@@ -114,14 +122,22 @@ class SqliteStore(ConferenceStore):
             self.close()
 
     def _migrate(self, db):
-        """Bring the file to SCHEMA_VERSION, once: under the write lock, so two processes
-        starting together do it one after the other (the second finds nothing to do)."""
+        """Bring the file to SCHEMA_VERSION, once, under the write lock."""
         if db.execute("PRAGMA user_version").fetchone()[0] >= self.SCHEMA_VERSION:
             return
-        db.executescript(
-            f"BEGIN IMMEDIATE; {self.SCHEMA} {self.RECOUNT}"
-            f" PRAGMA user_version = {self.SCHEMA_VERSION}; COMMIT;"
-        )
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        steps = f"{self.SCHEMA} {self.RECOUNT} {self.MUSIC}" if version < 1 else self.MUSIC
+        try:
+            db.executescript(
+                f"BEGIN IMMEDIATE; {steps} PRAGMA user_version = {self.SCHEMA_VERSION}; COMMIT;"
+            )
+        except sqlite3.OperationalError:
+            # Another process starting at the same moment migrated it first (a duplicate
+            # column): nothing is left to do.
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if db.execute("PRAGMA user_version").fetchone()[0] < self.SCHEMA_VERSION:
+                raise
 
     def _connect(self):
         try:
@@ -334,32 +350,71 @@ class SqliteStore(ConferenceStore):
 
     def left(self, uuid):
         def leave(db):
-            db.execute(
-                "DELETE FROM legs WHERE conference = ? AND uuid = ?", (self.conference, uuid)
-            )
+            self._leave(db, uuid)
             db.execute(
                 "UPDATE conferences SET streaming_on = NULL WHERE name = ? AND streaming_on = ?",
                 (self.conference, uuid),
             )
-            db.execute(
-                "UPDATE conferences SET started = 0 WHERE name = ? AND NOT EXISTS"
-                " (SELECT 1 FROM legs WHERE conference = ?)",
-                (self.conference, self.conference),
-            )
 
         self._write(leave)
 
-    def set_streaming(self, uuid):
+    def _leave(self, db, uuid):
+        """Forget leg `uuid`; once every leg has gone, the round is over."""
+        db.execute("DELETE FROM legs WHERE conference = ? AND uuid = ?", (self.conference, uuid))
+        db.execute(
+            "UPDATE conferences SET started = 0 WHERE name = ? AND NOT EXISTS"
+            " (SELECT 1 FROM legs WHERE conference = ?)",
+            (self.conference, self.conference),
+        )
+
+    def set_streaming(self, uuid, music=None, note=None):
+        follow_until = (music or {}).get("follow_until", 0)
+        music = json.dumps(music) if music and uuid else None
+
         def record(db):
             db.execute(
-                "INSERT INTO conferences (name, streaming_on)"
-                " SELECT ?, ? WHERE ? IS NULL OR EXISTS"
+                "INSERT INTO conferences (name, streaming_on, music, follow_until, music_note)"
+                " SELECT ?, ?, ?, ?, ? WHERE ? IS NULL OR EXISTS"
                 " (SELECT 1 FROM legs WHERE conference = ? AND uuid = ?)"
-                " ON CONFLICT (name) DO UPDATE SET streaming_on = excluded.streaming_on",
-                (self.conference, uuid, uuid, self.conference, uuid),
+                " ON CONFLICT (name) DO UPDATE SET streaming_on = excluded.streaming_on,"
+                " music = excluded.music, follow_until = excluded.follow_until,"
+                " music_note = excluded.music_note",
+                (self.conference, uuid, music, follow_until, note, uuid, self.conference, uuid),
             )
 
         self._write(record)
+
+    def ended(self, uuid):
+        now = time.time()
+
+        def end(db):
+            row = db.execute(
+                "SELECT streaming_on, music, follow_until FROM conferences WHERE name = ?",
+                (self.conference,),
+            ).fetchone()
+            self._leave(db, uuid)
+            if not row or row[0] != uuid:
+                return None
+            newest = db.execute(
+                "SELECT uuid, caller, since, role, host FROM legs WHERE conference = ?"
+                " AND since >= ? ORDER BY since DESC, rowid DESC LIMIT 1",
+                (self.conference, now - base.LEG_LIFETIME),
+            ).fetchone()
+            if newest and now < row[2]:
+                db.execute(
+                    "UPDATE conferences SET streaming_on = ? WHERE name = ?",
+                    (newest[0], self.conference),
+                )
+                leg = dict(zip(("uuid", "from", "since", "role", "host"), newest, strict=True))
+                return leg, json.loads(row[1])
+            db.execute(
+                "UPDATE conferences SET streaming_on = NULL, music = NULL, follow_until = 0,"
+                " music_note = ? WHERE name = ?",
+                (base.ENDED_WITH_ITS_CALLER if newest else None, self.conference),
+            )
+            return None
+
+        return self._write(end)
 
     def _state(self, now):
         def read(db):
@@ -369,14 +424,15 @@ class SqliteStore(ConferenceStore):
                 (self.conference, now - base.LEG_LIFETIME),
             ).fetchall()
             row = db.execute(
-                "SELECT started, streaming_on FROM conferences WHERE name = ?", (self.conference,)
+                "SELECT started, streaming_on, music_note FROM conferences WHERE name = ?",
+                (self.conference,),
             ).fetchone()
             return rows, row
 
         rows, row = self._read(read)
         legs = [dict(zip(("uuid", "from", "since", "role", "host"), r, strict=True)) for r in rows]
-        started, streaming_on = row if row else (0, None)
-        return legs, bool(started), streaming_on
+        started, streaming_on, note = row if row else (0, None, None)
+        return legs, bool(started), streaming_on, note
 
     def first_or_same(self, token, signed_request, max_age):
         now = time.time()

@@ -34,7 +34,9 @@ async function refresh() {
     $("empty").hidden = rows.length > 0;
     $("count").textContent = state.legs.length +
       (state.waiting_for_quorum ? " (on hold until " + state.quorum + " are in)" : "");
-    $("music").textContent = state.streaming_on ? "playing on " + state.streaming_on : "not playing";
+    // music_note: why no music plays (it ended with its caller, or could not follow them).
+    $("music").textContent = state.streaming_on
+      ? "playing on " + state.streaming_on : state.music_note || "not playing";
     if (stateUnreadable) show("", ""); // the store is back: the message no longer holds
   } catch (error) {
     show("error", "Could not read the conference state: " + error.message);
@@ -49,13 +51,19 @@ function show(kind, text) {
   stateUnreadable = false;
 }
 
-async function control(path, button) {
+async function control(path, button, body) {
   // aria-busy rather than disabled: a disabled button would lose the keyboard focus.
   if (button.getAttribute("aria-busy") === "true") return;
   button.setAttribute("aria-busy", "true");
   show("", "Asking Vonage…");
   try {
-    const response = await fetch(path, { headers, cache: "no-store" });
+    // With a body, a POST of JSON (/talk); else a GET (/stream, /stream/stop).
+    const request = body === undefined ? { headers } : {
+      method: "POST",
+      headers: { ...headers, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    };
+    const response = await fetch(path, { ...request, cache: "no-store" });
     const answer = await response.json();
     if (response.ok) show("ok", answer.message + " (leg " + answer.uuid + ")");
     else show("error", answer.error || response.statusText);
@@ -69,5 +77,10 @@ async function control(path, button) {
 
 $("play").addEventListener("click", (event) => control("stream", event.currentTarget));
 $("stop").addEventListener("click", (event) => control("stream/stop", event.currentTarget));
+$("say-it").addEventListener("click", (event) => control("talk", event.currentTarget, {
+  text: $("say-text").value,
+  language: $("say-language").value || undefined,
+}));
+$("hush").addEventListener("click", (event) => control("talk/stop", event.currentTarget, {}));
 refresh();
 setInterval(refresh, 3000);

@@ -8,10 +8,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
+from vonage_voice.models import TtsLanguageCode
 
 from testing.tls import make_tls_files
 
-STREAM_PATH = re.compile(r"/v1/calls/([^/]+)/stream")
+CALL_PATH = re.compile(r"/v1/calls/([^/]+)/(stream|talk)")
+# The languages Vonage speaks, as the SDK lists them.
+LANGUAGES = frozenset(code.value for code in TtsLanguageCode)
 
 
 def stream_body_problem(body):
@@ -38,11 +41,26 @@ def stream_body_problem(body):
     return None
 
 
+def talk_body_problem(body):
+    """What is wrong with a PUT /talk body (the API's StartTalkRequest), or None."""
+    fields = {"text", "language", "style", "voice_name", "premium", "loop", "level"}
+    if not isinstance(body, dict) or set(body) - fields:
+        return "unexpected fields"
+    text = body.get("text")
+    if not isinstance(text, str) or not 1 <= len(text) <= 1500:
+        return "text must be a string of 1 to 1500 characters"
+    if "language" in body and body["language"] not in LANGUAGES:
+        return "language must be one Vonage speaks"
+    return None
+
+
 class FakeVoiceApi:
-    """Answers PUT/DELETE /v1/calls/{uuid}/stream from a thread of this process until `stop()`.
+    """Answers PUT/DELETE /v1/calls/{uuid}/stream and /talk from a thread of this process
+    until `stop()`.
 
     `host` is what VONAGE_API_HOST takes, `ca_file` what REQUESTS_CA_BUNDLE takes; `requests`
-    records (method, uuid, body, problem) of every request. Each answer waits `delay` seconds
+    records (method, uuid, body, problem) of every request but those to /talk, which `talks`
+    records. Each answer waits `delay` seconds
     first (the real API's own latency). `fault` makes it misbehave: None (answer 200), an HTTP
     status to answer with, "slow" (answer after `slow_seconds`), or "hang" (never answer);
     `faults_for` limits a fault to some uuids.
@@ -51,7 +69,7 @@ class FakeVoiceApi:
     def __init__(self, folder, public_key, application_id, delay=0.0):
         self.ca_file, cert_file, key_file = make_tls_files(folder)
         self.public_key, self.application_id, self.delay = public_key, application_id, delay
-        self.requests = []
+        self.requests, self.talks = [], []
         self.fault, self.faults_for, self.slow_seconds = None, None, 5
         self._release = threading.Event()
         self._verified = set()  # tokens already checked: an RS256 check per request adds up
@@ -64,8 +82,9 @@ class FakeVoiceApi:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def handle(self, request):
-        match = STREAM_PATH.fullmatch(request.path)
+        match = CALL_PATH.fullmatch(request.path)
         uuid = match.group(1) if match and request.command in ("PUT", "DELETE") else None
+        talk = bool(match) and match.group(2) == "talk"
         raw = request.rfile.read(int(request.headers.get("Content-Length") or 0))
         try:
             body = json.loads(raw) if raw else None
@@ -73,8 +92,8 @@ class FakeVoiceApi:
             body = raw
         problem = self.auth_problem(request.headers.get("Authorization", ""))
         if problem is None and request.command == "PUT":
-            problem = stream_body_problem(body)
-        self.requests.append((request.command, uuid, body, problem))
+            problem = (talk_body_problem if talk else stream_body_problem)(body)
+        (self.talks if talk else self.requests).append((request.command, uuid, body, problem))
         fault = self.fault if self.faults_for is None or uuid in self.faults_for else None
         if fault == "hang":
             self._release.wait(60)
@@ -89,7 +108,8 @@ class FakeVoiceApi:
             if problem
             else (fault if isinstance(fault, int) else 200 if uuid else 404)
         )
-        message = "Stream started" if request.command == "PUT" else "Stream stopped"
+        what = "Talk" if talk else "Stream"
+        message = f"{what} started" if request.command == "PUT" else f"{what} stopped"
         answer = {"message": message, "uuid": uuid} if status == 200 else {"title": str(status)}
         data = json.dumps(answer).encode()
         request.send_response(status)

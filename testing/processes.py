@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # What the servers need to run, as the container image copies it (Dockerfile): every top-level
 # module and script, and the folders the apps read.
 PROJECT_FILES = sorted(path.name for path in ROOT.glob("*.py"))
-PROJECT_FOLDERS = ["conference_store", "templates", "static"]
+PROJECT_FOLDERS = ["conference_store", "templates", "static", "audio"]
 START_TIMEOUT = 20  # seconds; far beyond the 1.5 s start-up target, so only a broken server
 # The project's variables, and what else changes how the servers behave: a Codespace's
 # forwarded URL, a CA bundle, Flask's debug mode, Gunicorn's extra arguments.

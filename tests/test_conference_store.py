@@ -2,6 +2,7 @@
 redis-server. What scenario 2 relies on: roles counted exactly, one streaming leg, state that
 outlives the object, bounds, and a clear StoreError when the store is down."""
 
+import math
 import sqlite3
 import threading
 import time
@@ -154,6 +155,112 @@ def test_two_conferences_in_one_store_are_apart(store_for):
 
     assert uuids(board) == ["leg-1"]
     assert uuids(standup) == []
+
+
+FOREVER = {"url": "https://example.com/a.mp3", "loop": 0, "follow_until": math.inf}
+
+
+def test_when_the_musics_leg_ends_the_music_moves_to_the_newest_live_leg(store_for):
+    store = store_for()
+    for n in range(1, 4):
+        store.joined(f"leg-{n}", None)
+    store.set_streaming("leg-1", FOREVER)
+
+    leg, music = store.ended("leg-1")
+
+    assert leg["uuid"] == "leg-3"
+    assert music == FOREVER
+    assert uuids(store) == ["leg-2", "leg-3"]
+    assert store.snapshot()["streaming_on"] == "leg-3"
+    assert store.streaming_leg()["uuid"] == "leg-3"  # where Stop reaches it
+
+
+def test_an_ended_event_delivered_many_times_to_many_processes_moves_the_music_once(store_for):
+    stores = [store_for() for _ in range(2)]
+    for n in range(1, 4):
+        stores[0].joined(f"leg-{n}", None)
+    stores[0].set_streaming("leg-2", FOREVER)
+    moves, gate = [], threading.Barrier(8)
+
+    def deliver(n):
+        gate.wait()
+        moves.append(stores[n % 2].ended("leg-2"))
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    moved = [move for move in moves if move]
+    assert [leg["uuid"] for leg, _ in moved] == ["leg-3"]
+    assert stores[1].snapshot()["streaming_on"] == "leg-3"
+
+
+def test_the_end_of_a_leg_without_the_music_moves_nothing(store_for):
+    store = store_for()
+    for n in range(1, 4):
+        store.joined(f"leg-{n}", None)
+    store.set_streaming("leg-1", FOREVER)
+
+    assert store.ended("leg-3") is None
+    assert store.snapshot()["streaming_on"] == "leg-1"
+
+
+@pytest.mark.parametrize("follow_until", [0, "a second ago"])
+def test_music_past_its_end_does_not_move_and_is_noted_as_ended_with_its_caller(
+    store_for, follow_until
+):
+    store = store_for()
+    store.joined("leg-1", None)
+    store.joined("leg-2", None)
+    until = time.time() - 1 if follow_until else 0
+    store.set_streaming("leg-1", {"url": "https://example.com/a.mp3", "follow_until": until})
+
+    assert store.ended("leg-1") is None
+    snapshot = store.snapshot()
+    assert (snapshot["streaming_on"], snapshot["music_note"]) == (
+        None,
+        conference_store.ENDED_WITH_ITS_CALLER,
+    )
+
+
+def test_after_stop_the_end_of_its_leg_moves_nothing(store_for):
+    store = store_for()
+    store.joined("leg-1", None)
+    store.joined("leg-2", None)
+    store.set_streaming("leg-1", FOREVER)
+    store.set_streaming(None)
+
+    assert store.ended("leg-1") is None
+    assert store.snapshot()["music_note"] is None
+
+
+def test_the_musics_last_leg_ending_leaves_no_music_and_no_note(store_for):
+    store = store_for()
+    store.joined("leg-1", None)
+    store.set_streaming("leg-1", FOREVER)
+
+    assert store.ended("leg-1") is None
+    assert store.snapshot() == {
+        "legs": [],
+        "streaming_on": None,
+        "music_note": None,
+        "quorum": None,
+        "waiting_for_quorum": False,
+    }
+
+
+def test_a_note_of_why_no_music_plays_is_kept_until_music_plays_again(store_for):
+    store = store_for()
+    store.joined("leg-1", None)
+
+    store.set_streaming(None, note="Vonage failed")
+    noted = store.snapshot()["music_note"]
+    store.set_streaming("leg-1", FOREVER)
+
+    assert noted == "Vonage failed"
+    assert store.snapshot()["music_note"] is None
 
 
 @pytest.mark.parametrize("quorum", [2, 5, 16])
@@ -384,6 +491,22 @@ def test_an_sqlite_file_is_stamped_with_its_schema_version_and_not_recounted_at_
         counted = db.execute("SELECT live FROM leg_counts").fetchall()
     assert version == SqliteStore.SCHEMA_VERSION > 0
     assert counted == [(5,)]
+
+
+def test_an_sqlite_file_of_schema_version_1_keeps_its_legs_and_learns_the_music(tmp_path):
+    path = tmp_path / "conference.sqlite3"
+    with closing(sqlite3.connect(path)) as old:
+        old.executescript(SqliteStore.SCHEMA + "PRAGMA user_version = 1;")
+        old.execute("INSERT INTO legs VALUES (?, 'leg-1', NULL, ?, 'join', NULL)", (CONF, 1e10))
+        old.commit()
+    store = open_store(f"sqlite:///{path}", CONF)
+
+    store.joined("leg-2", None)
+    store.set_streaming("leg-1", FOREVER)
+    moved, _ = store.ended("leg-1")
+
+    store.close()
+    assert moved["uuid"] == "leg-2"
 
 
 def test_an_sqlite_file_in_a_folder_that_does_not_exist_cannot_be_opened(tmp_path):
@@ -623,6 +746,7 @@ def test_forgetting_the_legs_forgets_them_the_music_and_the_round_in_every_proce
     assert other_process.snapshot() == {
         "legs": [],
         "streaming_on": None,
+        "music_note": None,
         "quorum": 2,
         "waiting_for_quorum": False,
     }

@@ -27,6 +27,8 @@ ROUTES = {
         ("GET", "/status"),
         ("GET", "/stream"),
         ("GET", "/stream/stop"),
+        ("POST", "/talk"),
+        ("POST", "/talk/stop"),
     ],
 }
 

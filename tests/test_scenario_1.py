@@ -92,3 +92,38 @@ def test_unknown_route_is_a_json_404(client1):
 
     assert response.status_code == 404
     assert "error" in response.get_json()
+
+
+@pytest.mark.parametrize(
+    ("greeting", "language", "first"),
+    [
+        ("Welcome!", None, {"action": "talk", "text": "Welcome!"}),
+        (
+            "¡Bienvenidos!",
+            "es-ES",
+            {"action": "talk", "text": "¡Bienvenidos!", "language": "es-ES"},
+        ),
+        (
+            "https://a.example/audio/hello.wav",
+            None,
+            {"action": "stream", "streamUrl": ["https://a.example/audio/hello.wav"]},
+        ),
+    ],
+)
+def test_a_greeting_comes_before_the_music(scenario1, greeting, language, first):
+    settings = config.Settings(greeting=greeting, greeting_language=language)
+    client = scenario1.create_app(settings).test_client()
+
+    ncco = client.get("/webhooks/answer").get_json()
+
+    assert ncco == [first, *DEFAULT_NCCO]
+    assert_valid_ncco(ncco)
+
+
+def test_a_local_file_is_streamed_from_the_public_url(scenario1):
+    settings = config.load({"STREAM_URL": "audio/hold.mp3", "PUBLIC_URL": "https://a.example"})
+    client = scenario1.create_app(settings).test_client()
+
+    ncco = client.get("/webhooks/answer").get_json()
+
+    assert ncco == [{"action": "stream", "streamUrl": ["https://a.example/audio/hold.mp3"]}]

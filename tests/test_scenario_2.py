@@ -53,6 +53,46 @@ def test_answer_webhook_greets_then_joins_the_conference_and_remembers_the_leg(
     assert live_legs(conference)["leg-1"]["from"] == "447700900001"
 
 
+@pytest.mark.parametrize(
+    ("env", "first"),
+    [
+        (
+            {"GREETING": "Bienvenue", "GREETING_LANGUAGE": "fr-FR"},
+            {"action": "talk", "text": "Bienvenue", "language": "fr-FR"},
+        ),
+        (
+            {"GREETING_LANGUAGE": "en-GB"},
+            {"action": "talk", "text": NCCO[0]["text"], "language": "en-GB"},
+        ),
+        (
+            {"GREETING": "audio/hold.mp3", "PUBLIC_URL": "https://a.example"},
+            {"action": "stream", "streamUrl": ["https://a.example/audio/hold.mp3"]},
+        ),
+        (
+            {"GREETING": "https://cdn.example/welcome.mp3"},
+            {"action": "stream", "streamUrl": ["https://cdn.example/welcome.mp3"]},
+        ),
+    ],
+)
+def test_a_greeting_is_spoken_in_its_language_or_played_before_the_conference(
+    scenario2, settings2, env, first
+):
+    greeted = config.load(env)
+    settings = config.Settings(
+        **{
+            **vars(settings2),
+            "greeting": greeted.greeting,
+            "greeting_language": greeted.greeting_language,
+        }
+    )
+    client = scenario2.create_app(settings).test_client()
+
+    ncco = client.get("/webhooks/answer?uuid=leg-1").get_json()
+
+    assert ncco == [first, NCCO[1]]
+    assert_valid_ncco(ncco)
+
+
 def test_answer_webhook_names_the_conference_from_conf_name(scenario2, settings2):
     settings = config.Settings(**{**vars(settings2), "conf_name": "Board meeting"})
     client = scenario2.create_app(settings).test_client()
