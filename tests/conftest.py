@@ -24,6 +24,7 @@ from testing.processes import (
 
 APPLICATION_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
 API_KEY = "a1b2c3d4"  # the account's API key (not a secret; its secret is made per test)
+OWNER = "447700900099"  # scenario 3's MAILBOX_OWNER
 
 
 @pytest.fixture(scope="session")
@@ -210,3 +211,33 @@ def account(tmp_path, api_secret):
     api = FakeAccountApi(folder, API_KEY, api_secret)
     yield api
     api.stop()
+
+
+@pytest.fixture(scope="session")
+def scenario3():
+    """The scenario-3.py module."""
+    return importlib.import_module("scenario-3")
+
+
+@pytest.fixture
+def settings3(settings2):
+    """Scenario 3's settings: the test application, an SQLite file of the test's own, and
+    MAILBOX_OWNER, with the PUBLIC_URL its NCCOs name."""
+    return config.Settings(
+        **{**vars(settings2), "mailbox_owner": OWNER, "public_url": "https://vm.example.com"}
+    )
+
+
+@pytest.fixture
+def app3(scenario3, settings3):
+    """Scenario 3's app, fresh for each test."""
+    app = scenario3.create_app(settings3)
+    yield app
+    app.extensions["downloads"].stop()
+    app.extensions["mailbox"].close()
+
+
+@pytest.fixture
+def client3(app3):
+    """A test client for scenario 3."""
+    return app3.test_client()
