@@ -47,13 +47,14 @@ class Downloader:
     """One background thread per process that downloads the mailbox's due recordings.
 
     It starts on first use in each process (Gunicorn forks its workers after building the
-    app, and a thread does not survive a fork), then looks for due downloads every POLL
-    seconds, at once when `wake()` is called, and when a retry it scheduled falls due.
+    app, and a thread does not survive a fork), then looks for due downloads when the soonest
+    one falls due (whichever process scheduled it), at least every POLL seconds, and at once
+    when `wake()` is called.
     """
 
     def __init__(self, mailbox, auth, logger):
         self.mailbox, self.auth, self.logger = mailbox, auth, logger
-        self._wake, self._pid, self._next = threading.Event(), None, None
+        self._wake, self._pid = threading.Event(), None
         self._lock, self._thread, self._stopping = threading.Lock(), None, False
 
     def ensure_running(self):
@@ -79,15 +80,16 @@ class Downloader:
         while not self._stopping:
             try:
                 self.run_due()
+                soonest = self.mailbox.next_due()
             except StoreError as error:  # the store is down: try again later
                 self.logger.warning("recordings to download: %s", error)
-            wait = POLL if self._next is None else min(POLL, max(0, self._next - time.time()))
+                soonest = None
+            wait = POLL if soonest is None else min(POLL, max(0.05, soonest - time.time()))
             self._wake.wait(wait)
             self._wake.clear()
 
     def run_due(self):
         """Download every recording due now."""
-        self._next = None
         for pending in self.mailbox.due(time.time(), LEASE):
             self.attempt(pending)
 
@@ -128,7 +130,6 @@ class Downloader:
         attempts = pending.attempts + 1
         when = time.time() + backoff(attempts)
         self.mailbox.retry_at(pending.id, when, attempts)
-        self._next = when if self._next is None else min(self._next, when)
         self.logger.warning(
             "download of message %s failed (%s): try %d again in %d s",
             pending.id,

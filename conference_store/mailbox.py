@@ -70,6 +70,11 @@ class Mailbox(abc.ABC):
         other process downloads it meanwhile (a process that dies lets its claim lapse)."""
 
     @abc.abstractmethod
+    def next_due(self):
+        """When the soonest pending recording falls due (a Unix time), or None if none is
+        pending: a process learns of the retries other processes scheduled."""
+
+    @abc.abstractmethod
     def retry_at(self, message_id, when, attempts):
         """Try the download of `message_id` again at `when`, after `attempts` failures."""
 

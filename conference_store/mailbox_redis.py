@@ -52,6 +52,10 @@ class RedisMailbox(Mailbox):
         found = self._script("due", self.pending_keys[:2], [repr(now), repr(now + lease)])
         return [Pending(**json.loads(raw)) for raw in found if raw]
 
+    def next_due(self):
+        soonest = self._run(self.client.zrange, self.pending_keys[1], 0, 0, withscores=True)
+        return soonest[0][1] if soonest else None
+
     def retry_at(self, message_id, when, attempts):
         self._script("retry", self.pending_keys[:2], [message_id, repr(when), attempts])
 

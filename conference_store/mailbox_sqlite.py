@@ -69,6 +69,11 @@ class SqliteMailbox(Mailbox):
 
         return self.store._write(claim)
 
+    def next_due(self):
+        return self.store._read(
+            lambda db: db.execute("SELECT min(next_try) FROM mailbox_pending").fetchone()[0]
+        )
+
     def retry_at(self, message_id, when, attempts):
         self.store._write(
             lambda db: db.execute(

@@ -124,3 +124,13 @@ def test_a_store_that_is_down_raises_store_error(redis_server, redis_url):
     finally:
         redis_server.resume()
         box.close()
+
+
+def test_next_due_is_the_soonest_retry_whoever_scheduled_it(mailbox):
+    assert mailbox.next_due() is None
+    first = mailbox.expect(URL, None, 1.0, None)
+    second = mailbox.expect(URL + "-2", None, 1.0, None)
+    mailbox.retry_at(first, when=300.0, attempts=1)
+    mailbox.retry_at(second, when=200.0, attempts=1)
+
+    assert mailbox.next_due() == 200.0
