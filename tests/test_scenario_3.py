@@ -261,3 +261,42 @@ def test_the_owners_page_and_list_need_the_token_when_set(client_with):
     page = client.get(f"/?token={token}")
     assert "media-src 'self'" in page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        (
+            "MAILBOX_PIN",
+            "12ab",
+            "MAILBOX_PIN is not allowed (4 characters): give 4 to 8 digits, the PIN the owner "
+            "keys in on the phone (see .env.example)",
+        ),
+        (
+            "MAX_MESSAGE_SECONDS",
+            "9000",
+            "MAX_MESSAGE_SECONDS='9000' is not allowed: give a whole number of seconds from 3 "
+            "to 7200, such as 120 (see .env.example)",
+        ),
+        (
+            "MAILBOX_OWNER",
+            "owner",
+            "MAILBOX_OWNER='owner' is not allowed: give the owner's phone number with its "
+            "country code, as Vonage sends it: digits only, such as 447700900001 "
+            "(see .env.example)",
+        ),
+    ],
+)
+def test_a_bad_scenario_3_setting_is_one_line_naming_it(name, value, problem):
+    env = {"VONAGE_APPLICATION_ID": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab", name: value}
+
+    with pytest.raises(config.SettingsError) as error:
+        config.load({**env, "VONAGE_PRIVATE_KEY": "-----BEGIN x"}, scenario=3)
+
+    assert problem in error.value.problems
+
+
+def test_the_owners_number_may_be_written_with_a_plus_and_spaces():
+    [owner] = [v for v in config.VARIABLES if v.name == "MAILBOX_OWNER"]
+
+    assert config.check(owner, {"MAILBOX_OWNER": "+44 7700 900001"}) == ("447700900001", None)
