@@ -300,3 +300,19 @@ def test_the_owners_number_may_be_written_with_a_plus_and_spaces():
     [owner] = [v for v in config.VARIABLES if v.name == "MAILBOX_OWNER"]
 
     assert config.check(owner, {"MAILBOX_OWNER": "+44 7700 900001"}) == ("447700900001", None)
+
+
+def test_with_a_signature_secret_an_unsigned_owner_only_leaves_a_message_and_no_download(
+    client_with,
+):
+    client = client_with(signature_secret="a-signature-secret")
+
+    owner = call(client, OWNER).get_json()
+    recording = client.post("/webhooks/recording", json={"recording_url": URL})
+
+    assert owner == [
+        *LEAVE[:1],
+        {**RECORD, "eventUrl": [f"{BASE}/webhooks/recording?from={OWNER}"]},
+        LEAVE[2],
+    ]
+    assert recording.status_code == 401
