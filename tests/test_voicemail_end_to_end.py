@@ -4,30 +4,12 @@ API with the application's JWT, kept in the store, and played into a later call.
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from conftest import APPLICATION_ID, OWNER
+from conftest import OWNER
 
 from testing.processes import session
 
 AUDIO = b"ID3\x04\x00" + bytes(range(256)) * 8  # what the fake Voice API hands over
 CALLER = "447700900001"
-
-
-@pytest.fixture
-def serve_scenario_3(serve, key_file, fake_api):
-    """Start `python scenario-3.py` configured for the fake Voice API, plus `settings`."""
-
-    def start(**settings):
-        defaults = {
-            "VONAGE_APPLICATION_ID": APPLICATION_ID,
-            "VONAGE_PRIVATE_KEY": str(key_file),
-            "VONAGE_API_HOST": fake_api.host,
-            "REQUESTS_CA_BUNDLE": str(fake_api.ca_file),
-            "MAILBOX_OWNER": OWNER,
-        }
-        return serve("scenario-3.py", **{**defaults, **settings})
-
-    return start
 
 
 def leave_message(server, fake_api, file_id="rec-1", caller=CALLER):

@@ -1,14 +1,8 @@
 """Scenario 3's page in a real headless browser (Chromium, as in test_control_page.py)."""
 
 import pytest
-from test_control_page import browser, watch_for_trouble  # noqa: F401 (a fixture)
-from test_voicemail_end_to_end import (  # noqa: F401 (a fixture)
-    AUDIO,
-    CALLER,
-    leave_message,
-    serve_scenario_3,
-    wait_for,
-)
+from test_control_page import watch_for_trouble
+from test_voicemail_end_to_end import AUDIO, CALLER, leave_message, wait_for
 
 from testing.processes import session
 
@@ -17,8 +11,8 @@ TOKEN = "voicemail-owner-token-0123456789"
 
 
 def test_the_page_lists_plays_and_deletes_messages_under_its_policy(
-    browser,  # noqa: F811
-    serve_scenario_3,  # noqa: F811
+    browser,
+    serve_scenario_3,
     fake_api,
 ):
     server = serve_scenario_3(CONTROL_TOKEN=TOKEN)
@@ -54,7 +48,7 @@ def test_the_page_lists_plays_and_deletes_messages_under_its_policy(
     page.close()
 
 
-def test_without_the_token_the_page_is_refused(browser, serve_scenario_3):  # noqa: F811
+def test_without_the_token_the_page_is_refused(browser, serve_scenario_3):
     server = serve_scenario_3(CONTROL_TOKEN=TOKEN)
     page = browser.new_page()
 
