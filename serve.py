@@ -13,7 +13,7 @@ import sys
 
 import settings as config
 
-SCENARIOS = ("scenario-1", "scenario-2")
+SCENARIOS = ("scenario-1", "scenario-2", "scenario-3")
 
 
 def main(argv):

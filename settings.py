@@ -76,6 +76,10 @@ class Settings:
     # a terminal (see startup.banner).
     signature_secret: str | None = None
     control_token: str | None = None
+    # Scenario 3: calls from this number hear the messages (digits, as Vonage sends `from`)...
+    mailbox_owner: str | None = None
+    mailbox_pin: str | None = None  # ...after entering this PIN, when set
+    max_message_seconds: int = 120  # the longest message a caller may leave
 
     def __repr__(self):
         # Keep secrets out of tracebacks, logs and test output.
@@ -213,6 +217,22 @@ def _control_token(raw):
     return raw
 
 
+def _phone_number(raw):
+    number = re.sub(r"[\s()+-]", "", raw)
+    if not number.isascii() or not number.isdigit() or not 6 <= len(number) <= 15:
+        raise ValueError(
+            "give the owner's phone number with its country code, as Vonage sends it: digits "
+            "only, such as 447700900001"
+        )
+    return number
+
+
+def _pin(raw):
+    if not re.fullmatch(r"[0-9]{4,8}", raw):
+        raise ValueError("give 4 to 8 digits, the PIN the owner keys in on the phone")
+    return raw
+
+
 def _masked_url(raw):
     try:
         return repr(conference_store.masked(raw))
@@ -292,9 +312,12 @@ VARIABLES = (
     ),
     Variable("GREETING", "greeting", _greeting),
     Variable("GREETING_LANGUAGE", "greeting_language", _language),
-    Variable("HOST", "host", str),
+    Variable("HOST", "host", str, readers=(1, 2, 3)),
     Variable(
-        "PORT", "port", _whole_number("give a port number from 1 to 65535, such as 9000", 1, 65535)
+        "PORT",
+        "port",
+        _whole_number("give a port number from 1 to 65535, such as 9000", 1, 65535),
+        readers=(1, 2, 3),
     ),
     Variable(
         "TRUSTED_PROXIES",
@@ -303,9 +326,10 @@ VARIABLES = (
             "give how many proxies in front of this server add X-Forwarded-For: a whole "
             "number, such as 1 behind one load balancer, or 0 for none"
         ),
+        readers=(1, 2, 3),
     ),
-    Variable("PUBLIC_URL", "public_url", _public_url),
-    Variable("VONAGE_SIGNATURE_SECRET", "signature_secret", str, secret=True),
+    Variable("PUBLIC_URL", "public_url", _public_url, readers=(1, 2, 3)),
+    Variable("VONAGE_SIGNATURE_SECRET", "signature_secret", str, readers=(1, 2, 3), secret=True),
     Variable("CONF_NAME", "conf_name", str, readers=(2,)),
     Variable(
         "QUORUM",
@@ -314,13 +338,15 @@ VARIABLES = (
         readers=(2,),
     ),
     # Its password, if any, is never shown.
-    Variable("STATE_URL", "state_url", conference_store.check_url, readers=(2,), show=_masked_url),
-    Variable("VONAGE_API_HOST", "api_host", _api_host, readers=(2,)),
+    Variable(
+        "STATE_URL", "state_url", conference_store.check_url, readers=(2, 3), show=_masked_url
+    ),
+    Variable("VONAGE_API_HOST", "api_host", _api_host, readers=(2, 3)),
     Variable(
         "CONTROL_TOKEN",
         "control_token",
         _control_token,
-        readers=(2,),
+        readers=(2, 3),
         secret=True,
         problem="{name} is not allowed ({length} characters): {why}",
     ),
@@ -328,7 +354,7 @@ VARIABLES = (
         "VONAGE_APPLICATION_ID",
         "application_id",
         _application_id,
-        readers=(2,),
+        readers=(2, 3),
         required=(
             "VONAGE_APPLICATION_ID is not set: copy your application's id from the Vonage "
             "dashboard (Applications) into .env"
@@ -338,10 +364,27 @@ VARIABLES = (
         "VONAGE_PRIVATE_KEY",
         "private_key",
         read_private_key,
-        readers=(2,),
+        readers=(2, 3),
         secret=True,
         when_empty="private.key",
         problem="{name}: {why}",
+    ),
+    Variable("MAILBOX_OWNER", "mailbox_owner", _phone_number, readers=(3,)),
+    Variable(
+        "MAILBOX_PIN",
+        "mailbox_pin",
+        _pin,
+        readers=(3,),
+        secret=True,
+        problem="{name} is not allowed ({length} characters): {why}",
+    ),
+    Variable(
+        "MAX_MESSAGE_SECONDS",
+        "max_message_seconds",
+        # The NCCO record action's timeOut: "minimum 3, maximum 7200" (Vonage's NCCO
+        # reference, https://developer.vonage.com/en/voice/voice-api/ncco-reference#record).
+        _whole_number("give a whole number of seconds from 3 to 7200, such as 120", 3, 7200),
+        readers=(3,),
     ),
     Variable(
         "WEB_CONCURRENCY",
@@ -352,8 +395,8 @@ VARIABLES = (
         readers=("Gunicorn",),
     ),
     # Read by vonage_setup.py: setup-vonage.py, and the scenarios' start-up check.
-    Variable("VONAGE_API_KEY", None, str, readers=("setup", 1, 2)),
-    Variable("VONAGE_API_SECRET", None, str, readers=("setup", 1, 2), secret=True),
+    Variable("VONAGE_API_KEY", None, str, readers=("setup", 1, 2, 3)),
+    Variable("VONAGE_API_SECRET", None, str, readers=("setup", 1, 2, 3), secret=True),
     Variable("VONAGE_NUMBER", None, str, readers=("setup",)),
 )
 VARIABLE_NAMES = tuple(variable.name for variable in VARIABLES)
@@ -377,14 +420,16 @@ def check(variable, env):
         return None, f"{text} ({HINT})"
 
 
-def load(env, *, voice_api=False):
-    """Build Settings from a mapping; with `voice_api`, also the credentials scenario 2 needs.
+def load(env, *, voice_api=False, scenario=None):
+    """Build Settings from a mapping, with the variables `scenario` reads (by default 1; with
+    `voice_api`, 2: also the credentials scenario 2 needs).
 
     Raises SettingsError listing every problem found.
     """
+    scenario = scenario or (2 if voice_api else 1)
     problems, values = [], {}
     for variable in VARIABLES:
-        if variable.field and (1 in variable.readers or (voice_api and 2 in variable.readers)):
+        if variable.field and scenario in variable.readers:
             value, problem = check(variable, env)
             if problem:
                 problems.append(problem)

@@ -15,25 +15,30 @@ import conference_store
 import settings as config
 
 
-def load_settings(env=None, *, voice_api=False):
+def load_settings(env=None, *, voice_api=False, scenario=None):
     """Settings from `env` (default: the environment and .env); on any problem, one line each
     on stderr and exit 2."""
+    env = config.read_environment() if env is None else env
     try:
-        return config.load(config.read_environment() if env is None else env, voice_api=voice_api)
+        return config.load(env, voice_api=voice_api, scenario=scenario)
     except config.SettingsError as error:
         print(*error.problems, sep="\n", file=sys.stderr)
         sys.exit(2)
 
 
-def startup(scenario, *, voice_api=False, browser=(), check_port=False):
+def startup(
+    scenario, *, voice_api=False, browser=(), check_port=False, number=None, in_effect=None
+):
     """Load the settings (or exit 2) and print what to paste where, before anything else; then,
     in the background, check that Vonage sends the application's calls here.
 
     `browser` lists (what it does, path) for the pages the user opens themselves; with
-    `check_port`, exit 2 first if HOST:PORT cannot be listened on.
+    `check_port`, exit 2 first if HOST:PORT cannot be listened on. `number` is the scenario
+    whose variables to read (by default 1, or 2 with `voice_api`), `in_effect(settings)` the
+    settings the banner lists in words (by default scenario 1's and 2's).
     """
     env = config.read_environment()
-    settings = load_settings(env, voice_api=voice_api)
+    settings = load_settings(env, voice_api=voice_api, scenario=number)
     cli = click.get_current_context(silent=True)
     if cli is not None and cli.info_name == "run":
         # `flask run` listens where its own --host and --port say, not HOST and PORT.
@@ -42,7 +47,14 @@ def startup(scenario, *, voice_api=False, browser=(), check_port=False):
         exit_unless_can_listen(settings)
     # A hosting platform keeps stdout in its logs: the owner's token goes only to a terminal.
     terminal = sys.stdout.isatty()
-    text = banner(settings, scenario, voice_api=voice_api, browser=browser, terminal=terminal)
+    text = banner(
+        settings,
+        scenario,
+        voice_api=voice_api,
+        browser=browser,
+        terminal=terminal,
+        in_effect=in_effect,
+    )
     print(text, flush=True)
     if env.get("VONAGE_API_KEY") and env.get("VONAGE_API_SECRET"):
         import vonage_setup  # the SDK's account APIs: imported only by those who use them
@@ -52,7 +64,7 @@ def startup(scenario, *, voice_api=False, browser=(), check_port=False):
     return settings
 
 
-def banner(settings, scenario, *, voice_api=False, browser=(), terminal=False):
+def banner(settings, scenario, *, voice_api=False, browser=(), terminal=False, in_effect=None):
     """The startup text: the webhook URLs to paste, the pages to open, the settings in effect.
 
     Only when `terminal` is true do the links carry CONTROL_TOKEN itself, so they can be clicked.
@@ -68,7 +80,8 @@ def banner(settings, scenario, *, voice_api=False, browser=(), terminal=False):
     if browser:
         lines += _pages(settings, base, browser, terminal)
     lines += _warnings(settings, voice_api, browser)
-    lines.append("Settings: " + ", ".join(_in_effect(settings, voice_api)))
+    shown = in_effect(settings) if in_effect else _in_effect(settings, voice_api)
+    lines.append("Settings: " + ", ".join(shown))
     return "\n".join(lines)
 
 

@@ -28,7 +28,9 @@ TOKEN_MAX_AGE = 5 * 60  # seconds: a signed webhook older than this is a replay
 # A value we keep or log: printable, no longer than any uuid, number or SIP URI Vonage sends.
 _PLAIN = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 _LEG_UUID = re.compile(r"[A-Za-z0-9-]{1,64}")  # Vonage's are hex with dashes
-_REGION_URL = re.compile(r"https://((?:[a-z0-9-]+\.)+(?:vonage|nexmo)\.com)/?", re.I)
+# Vonage's own hosts, the only ones our signed JWT goes to (a region_url, a recording_url).
+VONAGE_HOST = re.compile(r"(?:[a-z0-9-]+\.)+(?:vonage|nexmo)\.com", re.I)
+_REGION_URL = re.compile(rf"https://({VONAGE_HOST.pattern})/?", re.I)
 
 
 def params():

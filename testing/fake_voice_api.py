@@ -13,6 +13,7 @@ from vonage_voice.models import TtsLanguageCode
 from testing.tls import make_tls_files
 
 CALL_PATH = re.compile(r"/v1/calls/([^/]+)/(stream|talk)")
+FILE_PATH = re.compile(r"/v1/files/([^/?]+)")
 # The languages Vonage speaks, as the SDK lists them.
 LANGUAGES = frozenset(code.value for code in TtsLanguageCode)
 
@@ -64,12 +65,17 @@ class FakeVoiceApi:
     first (the real API's own latency). `fault` makes it misbehave: None (answer 200), an HTTP
     status to answer with, "slow" (answer after `slow_seconds`), or "hang" (never answer);
     `faults_for` limits a fault to some uuids.
+
+    It also serves recordings as Vonage does, at GET /v1/files/{id} with the application's
+    JWT: `files` maps an id to the bytes to answer with; `file_url(id)` is the recording_url a
+    webhook names. Those requests are recorded as ("GET", id, None, problem), with the fault.
     """
 
     def __init__(self, folder, public_key, application_id, delay=0.0):
         self.ca_file, cert_file, key_file = make_tls_files(folder)
         self.public_key, self.application_id, self.delay = public_key, application_id, delay
         self.requests, self.talks = [], []
+        self.files = {}
         self.fault, self.faults_for, self.slow_seconds = None, None, 5
         self._release = threading.Event()
         self._verified = set()  # tokens already checked: an RS256 check per request adds up
@@ -81,7 +87,14 @@ class FakeVoiceApi:
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def file_url(self, file_id):
+        return f"https://{self.host}/v1/files/{file_id}"
+
     def handle(self, request):
+        file = FILE_PATH.fullmatch(request.path)
+        if file and request.command == "GET":
+            self.serve_file(request, file.group(1))
+            return
         match = CALL_PATH.fullmatch(request.path)
         uuid = match.group(1) if match and request.command in ("PUT", "DELETE") else None
         talk = bool(match) and match.group(2) == "talk"
@@ -114,6 +127,25 @@ class FakeVoiceApi:
         data = json.dumps(answer).encode()
         request.send_response(status)
         request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)
+
+    def serve_file(self, request, file_id):
+        """GET /v1/files/{id}: the recording's bytes; 401 without the application's JWT."""
+        problem = self.auth_problem(request.headers.get("Authorization", ""))
+        self.requests.append(("GET", file_id, None, problem))
+        fault = self.fault if self.faults_for is None or file_id in self.faults_for else None
+        if problem:
+            status, data, kind = 401, b'{"title": "Unauthorized"}', "application/json"
+        elif isinstance(fault, int):
+            status, data, kind = fault, b'{"title": "fault"}', "application/json"
+        elif file_id in self.files:
+            status, data, kind = 200, self.files[file_id], "audio/mpeg"
+        else:
+            status, data, kind = 404, b'{"title": "Not Found"}', "application/json"
+        request.send_response(status)
+        request.send_header("Content-Type", kind)
         request.send_header("Content-Length", str(len(data)))
         request.end_headers()
         request.wfile.write(data)

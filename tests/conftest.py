@@ -24,6 +24,7 @@ from testing.processes import (
 
 APPLICATION_ID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
 API_KEY = "a1b2c3d4"  # the account's API key (not a secret; its secret is made per test)
+OWNER = "447700900099"  # scenario 3's MAILBOX_OWNER
 
 
 @pytest.fixture(scope="session")
@@ -162,6 +163,23 @@ def serve_scenario_2(serve, key_file, fake_api):
     return start
 
 
+@pytest.fixture
+def serve_scenario_3(serve, key_file, fake_api):
+    """Start `python scenario-3.py` configured for the fake Voice API, plus `settings`."""
+
+    def start(**settings):
+        defaults = {
+            "VONAGE_APPLICATION_ID": APPLICATION_ID,
+            "VONAGE_PRIVATE_KEY": str(key_file),
+            "VONAGE_API_HOST": fake_api.host,
+            "REQUESTS_CA_BUNDLE": str(fake_api.ca_file),
+            "MAILBOX_OWNER": OWNER,
+        }
+        return serve("scenario-3.py", **{**defaults, **settings})
+
+    return start
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A real redis-server for the session (Debian's package `redis-server`)."""
@@ -210,3 +228,59 @@ def account(tmp_path, api_secret):
     api = FakeAccountApi(folder, API_KEY, api_secret)
     yield api
     api.stop()
+
+
+@pytest.fixture(scope="session")
+def scenario3():
+    """The scenario-3.py module."""
+    return importlib.import_module("scenario-3")
+
+
+@pytest.fixture
+def settings3(settings2):
+    """Scenario 3's settings: the test application, an SQLite file of the test's own, and
+    MAILBOX_OWNER, with the PUBLIC_URL its NCCOs name."""
+    return config.Settings(
+        **{**vars(settings2), "mailbox_owner": OWNER, "public_url": "https://vm.example.com"}
+    )
+
+
+@pytest.fixture
+def app3(scenario3, settings3):
+    """Scenario 3's app, fresh for each test."""
+    app = scenario3.create_app(settings3)
+    yield app
+    app.extensions["downloads"].stop()
+    app.extensions["mailbox"].close()
+
+
+@pytest.fixture
+def client3(app3):
+    """A test client for scenario 3."""
+    return app3.test_client()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium from the system; Playwright's own browser downloads cannot work here.
+    On a user's machine without Chromium the page tests are skipped; in CI (CI=true) they run."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: CI must install it (apt-get install chromium)")
+        pytest.skip("Chromium is not installed (sudo apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()

@@ -1,8 +1,14 @@
 """Check an NCCO through the SDK's own models, as Vonage's schema would."""
 
-from vonage_voice.models import Conversation, Stream, Talk
+from vonage_voice.models import Conversation, Input, Record, Stream, Talk
 
-MODELS = {"stream": Stream, "talk": Talk, "conversation": Conversation}
+MODELS = {
+    "stream": Stream,
+    "talk": Talk,
+    "conversation": Conversation,
+    "record": Record,
+    "input": Input,
+}
 
 
 def assert_valid_ncco(ncco):

@@ -3,38 +3,11 @@
 On a user's machine without Chromium these tests are skipped; in CI (CI=true) they must run.
 """
 
-import os
-import shutil
-
 import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 TOKEN = "page-owner-token-0123456789"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Chromium from the system; Playwright's own browser downloads cannot work here."""
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing: CI must install it (apt-get install chromium)")
-        pytest.skip("Chromium is not installed (sudo apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ def test_an_unknown_scenario_gets_the_usage_line(project):
 
     assert (result.returncode, result.stderr) == (
         2,
-        "usage: python serve.py {scenario-1,scenario-2} [GUNICORN OPTIONS]\n",
+        "usage: python serve.py {scenario-1,scenario-2,scenario-3} [GUNICORN OPTIONS]\n",
     )
 
 
