@@ -501,3 +501,33 @@ def test_the_conference_lives_in_the_data_volume_and_survives_a_restart(
     assert (rootfs / "data/conference.sqlite3").stat().st_uid == 10001
     assert status == 200
     assert [leg["uuid"] for leg in json.loads(body)["legs"]] == ["leg-1"]
+
+
+def test_the_image_plays_its_own_audio_file_to_vonage(run_image):
+    container = run_image(
+        ["python", "serve.py", "scenario-1"],
+        STREAM_URL="audio/hold.mp3",
+        PUBLIC_URL="https://calls.example.com",
+    )
+
+    answer_status, answer = container.get("/webhooks/answer")
+    audio_status, audio = container.get("/audio/hold.mp3")
+
+    assert answer_status == 200
+    assert json.loads(answer)[0]["streamUrl"] == ["https://calls.example.com/audio/hold.mp3"]
+    assert (audio_status, audio) == (200, (ROOT / "audio" / "hold.mp3").read_bytes())
+
+
+def test_the_image_runs_scenario_3_with_its_mailbox_in_the_data_volume(run_image, private_pem):
+    container = run_image(
+        ["python", "serve.py", "scenario-3"],
+        VONAGE_APPLICATION_ID=APPLICATION_ID,
+        VONAGE_PRIVATE_KEY=private_pem,
+        PUBLIC_URL="https://calls.example.com",
+    )
+
+    status, body = container.get("/webhooks/answer?uuid=leg-1&from=447700900001")
+
+    assert status == 200
+    assert [action["action"] for action in json.loads(body)] == ["talk", "record", "talk"]
+    assert "/data/conference.sqlite3" in container.stop()
