@@ -122,9 +122,7 @@ def _warnings(settings, voice_api, browser):
             "not end in .mp3."
         )
     if browser and not settings.control_token:
-        lines.append(
-            "Anyone with these links can control the music: set CONTROL_TOKEN to lock them."
-        )
+        lines.append("Anyone with these links can use these pages: set CONTROL_TOKEN to lock them.")
     return lines
 
 

@@ -124,3 +124,13 @@ def test_a_bad_public_url_is_refused_with_its_fix(raw):
         f"PUBLIC_URL={raw!r} is not allowed: give the public base URL Vonage reaches, such as "
         "https://abc.ngrok.app (see .env.example)"
     ]
+
+
+@pytest.mark.parametrize(("token", "warned"), [(None, True), ("owner-token-0123456789", False)])
+def test_the_banner_says_the_owners_pages_are_open_until_control_token_locks_them(token, warned):
+    settings = config.Settings(control_token=token)
+
+    text = startup.banner(settings, "Scenario 3", browser=[("the messages", "/")])
+
+    line = "Anyone with these links can use these pages: set CONTROL_TOKEN to lock them."
+    assert (line in text) is warned
