@@ -28,17 +28,16 @@ it accept requests and never answer, as a hung network does.
 import base64
 import json
 import re
-import ssl
 import threading
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from testing.tls import make_tls_files
+from testing.tls import serve_https
 
 APPLICATION = re.compile(r"/v2/applications/([^/]+)")
 
@@ -61,7 +60,6 @@ class FakeAccountApi:
     """
 
     def __init__(self, folder, api_key, api_secret):
-        self.ca_file, cert_file, key_file = make_tls_files(folder)
         credentials = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
         self.authorization = f"Basic {credentials}"
         self.applications, self.numbers, self.requests = {}, [], []
@@ -71,14 +69,7 @@ class FakeAccountApi:
         self.malformed = False
         self._release = threading.Event()
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self.server.daemon_threads = True
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_file, key_file)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        self.server, self.host, self.ca_file = serve_https(folder, _handler_for(self))
 
     def add_application(self, document):
         """Store an application as Vonage holds it; return its id."""

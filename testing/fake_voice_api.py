@@ -2,15 +2,14 @@
 
 import json
 import re
-import ssl
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import jwt
 from vonage_voice.models import TtsLanguageCode
 
-from testing.tls import make_tls_files
+from testing.tls import serve_https
 
 CALL_PATH = re.compile(r"/v1/calls/([^/]+)/(stream|talk)")
 FILE_PATH = re.compile(r"/v1/files/([^/?]+)")
@@ -72,20 +71,13 @@ class FakeVoiceApi:
     """
 
     def __init__(self, folder, public_key, application_id, delay=0.0):
-        self.ca_file, cert_file, key_file = make_tls_files(folder)
         self.public_key, self.application_id, self.delay = public_key, application_id, delay
         self.requests, self.talks = [], []
         self.files = {}
         self.fault, self.faults_for, self.slow_seconds = None, None, 5
         self._release = threading.Event()
         self._verified = set()  # tokens already checked: an RS256 check per request adds up
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self.server.daemon_threads = True
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_file, key_file)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.host, self.ca_file = serve_https(folder, _handler_for(self))
 
     def file_url(self, file_id):
         return f"https://{self.host}/v1/files/{file_id}"

@@ -6,6 +6,9 @@ test trusts the CA through REQUESTS_CA_BUNDLE. Nothing here is ever written outs
 
 import datetime
 import ipaddress
+import ssl
+import threading
+from http.server import ThreadingHTTPServer
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -88,3 +91,16 @@ def _key_usage(*, cert_sign):
         encipher_only=False,
         decipher_only=False,
     )
+
+
+def serve_https(folder, handler):
+    """Serve `handler` (a BaseHTTPRequestHandler class) over HTTPS on a free 127.0.0.1 port, in
+    a daemon thread, with a certificate of a new CA: (server, "127.0.0.1:PORT", CA file)."""
+    ca_file, cert_file, key_file = make_tls_files(folder)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"127.0.0.1:{server.server_address[1]}", ca_file
