@@ -12,9 +12,9 @@ import webhooks
 from conference_store import StoreError
 from conference_store.mailbox import TooLarge
 
-# Vonage keeps a recording for 30 days after the call, then deletes it ("Recordings are
-# stored for 30 days": https://developer.vonage.com/en/voice/voice-api/guides/recording);
-# a download still failing then never will.
+# Vonage keeps a recording for 30 days after the call, then deletes it (its recording guide,
+# https://developer.vonage.com/en/voice/voice-api/guides/recording, as we read it; not
+# re-checked against the live page): a download still failing then never will.
 RETENTION = 30 * 24 * 3600
 TIMEOUT = 10  # seconds to connect, and between two chunks of the file
 # A download is claimed for this long: another process takes it over only if this one dies.
