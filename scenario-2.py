@@ -345,7 +345,7 @@ def open_conference(settings):
 
 
 def forget_legs():
-    """`python scenario-2.py --forget-legs`: forget the live legs in STATE_URL's store."""
+    """Forget the live legs in STATE_URL's store (callers from an earlier run), and exit."""
     settings = startup.load_settings(voice_api=True)
     forgotten = open_conference(settings).forget_legs()
     where = conference_store.describe(settings.state_url)
@@ -387,7 +387,7 @@ def create_app(settings=None):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--forget-legs"]:
+    if startup.command_line(__doc__, forget_legs=forget_legs.__doc__).forget_legs:
         sys.exit(forget_legs())
     settings = load_settings(check_port=True)  # a clear line, not a socket error, if it cannot
     app = create_app(settings)

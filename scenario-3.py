@@ -318,6 +318,7 @@ def create_app(settings=None):
 
 
 if __name__ == "__main__":
+    startup.command_line(__doc__)  # --help; any other argument is a mistake, said before serving
     settings = load_settings(check_port=True)  # a clear line, not a socket error, if it cannot
     app = create_app(settings)
     gc.freeze()  # start-up objects never need collecting: no collector pauses on webhooks

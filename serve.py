@@ -17,11 +17,13 @@ SCENARIOS = ("scenario-1", "scenario-2", "scenario-3")
 
 
 def main(argv):
-    scenario, *options = argv or ["scenario-2"]
+    usage = f"usage: python serve.py {{{','.join(SCENARIOS)}}} [GUNICORN OPTIONS]"
+    if argv[:1] in (["-h"], ["--help"]):
+        print(usage)
+        return 0
+    scenario, *options = argv or [""]
     if scenario.removesuffix(".py") not in SCENARIOS:
-        print(
-            f"usage: python serve.py {{{','.join(SCENARIOS)}}} [GUNICORN OPTIONS]", file=sys.stderr
-        )
+        print(usage, file=sys.stderr)
         return 2
     if not os.environ.get("WEB_CONCURRENCY", "x").strip():
         del os.environ["WEB_CONCURRENCY"]  # empty means the default, as everywhere else here

@@ -356,8 +356,8 @@ VARIABLES = (
         _application_id,
         readers=(2, 3),
         required=(
-            "VONAGE_APPLICATION_ID is not set: copy your application's id from the Vonage "
-            "dashboard (Applications) into .env"
+            "VONAGE_APPLICATION_ID is not set: run .venv/bin/python setup-vonage.py, or copy "
+            "your application's id from the Vonage dashboard (Applications) into .env"
         ),
     ),
     Variable(
@@ -444,6 +444,8 @@ def load(env, *, voice_api=False, scenario=None):
         local = values.get(field)
         if not isinstance(local, LocalAudio):
             continue
+        if any(problem.startswith("PUBLIC_URL=") for problem in problems):
+            continue  # one line per mistake: PUBLIC_URL's own says what is wrong
         if "public_url" not in values:
             problems.append(
                 f"{name}=audio/{local.name} is a file of this server, which Vonage fetches at "

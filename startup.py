@@ -1,6 +1,7 @@
 """What a scenario does before it serves: load the settings, check it can listen, and print
 where Vonage and the owner reach it (the banner)."""
 
+import argparse
 import errno
 import logging
 import socket
@@ -13,6 +14,17 @@ import click  # Flask's own command-line library
 
 import conference_store
 import settings as config
+
+
+def command_line(description, **flags):
+    """The script's options: --help, and each of `flags` (name: what it does); anything else
+    stops the script with its usage and exit status 2, before it starts a server."""
+    parser = argparse.ArgumentParser(
+        description=description.strip().splitlines()[0], allow_abbrev=False
+    )
+    for name, does in flags.items():
+        parser.add_argument("--" + name.replace("_", "-"), action="store_true", help=does)
+    return parser.parse_args()
 
 
 def load_settings(env=None, *, voice_api=False, scenario=None):

@@ -109,6 +109,11 @@ def test_a_local_greeting_in_a_codespace_is_played_from_its_forwarded_url():
             f"{audio.FOLDER / 'missing.mp3'}: put your audio file there (see .env.example)",
         ),
         (
+            {"STREAM_URL": "audio/hold.mp3", "PUBLIC_URL": "x.example"},
+            "PUBLIC_URL='x.example' is not allowed: give the public base URL Vonage reaches, "
+            "such as https://abc.ngrok.app (see .env.example)",
+        ),
+        (
             {"GREETING": "x" * 1501},
             "GREETING='" + "x" * 1501 + "' is not allowed: give at most 1,500 characters of "
             "text (1,501 given), or audio: audio/NAME.mp3 or an https:// URL (see .env.example)",

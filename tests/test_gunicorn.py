@@ -120,13 +120,20 @@ def test_serve_takes_web_concurrency_from_the_environment(serve, key_file):
     assert server.stop().count("Booting worker") == 2
 
 
-def test_an_unknown_scenario_gets_the_usage_line(project):
-    result = start(project, ["serve.py", "scenario-9"])
+USAGE = "usage: python serve.py {scenario-1,scenario-2,scenario-3} [GUNICORN OPTIONS]\n"
 
-    assert (result.returncode, result.stderr) == (
-        2,
-        "usage: python serve.py {scenario-1,scenario-2,scenario-3} [GUNICORN OPTIONS]\n",
-    )
+
+@pytest.mark.parametrize("arguments", [["scenario-9"], []], ids=["unknown", "none"])
+def test_a_missing_or_unknown_scenario_gets_the_usage_line_and_starts_nothing(project, arguments):
+    result = start(project, ["serve.py", *arguments])
+
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", USAGE)
+
+
+def test_serve_help_prints_the_usage_line(project):
+    result = start(project, ["serve.py", "--help"])
+
+    assert (result.returncode, result.stdout) == (0, USAGE)
 
 
 @pytest.mark.parametrize("command", [SERVE, GUNICORN], ids=["serve", "gunicorn"])

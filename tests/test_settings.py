@@ -116,7 +116,8 @@ def test_missing_application_id_says_where_to_find_it(key_file):
     [problem] = problems({"VONAGE_PRIVATE_KEY": str(key_file)})
 
     assert problem == (
-        "VONAGE_APPLICATION_ID is not set: copy your application's id from the Vonage dashboard "
+        "VONAGE_APPLICATION_ID is not set: run .venv/bin/python setup-vonage.py, or copy your "
+        "application's id from the Vonage dashboard "
         "(Applications) into .env (see .env.example)"
     )
 

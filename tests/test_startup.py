@@ -242,3 +242,22 @@ def test_in_a_terminal_the_banner_links_carry_the_token_and_the_access_log_still
     ]
     assert any('"GET /status?token=<hidden> HTTP/1.1" 200' in line for line in lines)
     assert "<CONTROL_TOKEN>" not in "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("script", "argument"),
+    [("scenario-1.py", "--forget-legs"), ("scenario-2.py", "--forget-leg"), ("scenario-3.py", "x")],
+)
+def test_an_argument_a_script_does_not_take_stops_it_before_it_serves(project, script, argument):
+    result = run(project, script, argument)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.endswith(f"error: unrecognized arguments: {argument}\n")
+
+
+def test_help_lists_what_each_script_takes_and_serves_nothing(project):
+    result = run(project, "scenario-2.py", "--help")
+
+    assert result.returncode == 0
+    assert "--forget-legs" in result.stdout and "Answer URL" not in result.stdout
