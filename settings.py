@@ -456,6 +456,11 @@ def load(env, *, voice_api=False, scenario=None):
         values[field] = f"{values['public_url']}{audio.ROUTE}{local.name}"
         if field == "stream_url":
             values["stream_seconds"] = local.seconds
+    if values.get("mailbox_pin") and not values.get("mailbox_owner"):
+        problems.append(
+            "MAILBOX_PIN is set, but MAILBOX_OWNER is not: the PIN guards the owner's calls, so "
+            f"set MAILBOX_OWNER to your number, or leave MAILBOX_PIN empty ({HINT})"
+        )
     if problems:
         raise SettingsError(problems)
     return Settings(**values)

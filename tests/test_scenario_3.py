@@ -296,6 +296,23 @@ def test_a_bad_scenario_3_setting_is_one_line_naming_it(name, value, problem):
     assert problem in error.value.problems
 
 
+def test_a_pin_without_an_owner_is_refused_without_showing_the_pin():
+    env = {
+        "VONAGE_APPLICATION_ID": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
+        "VONAGE_PRIVATE_KEY": "-----BEGIN x",
+        "MAILBOX_PIN": "90817",
+    }
+
+    with pytest.raises(config.SettingsError) as error:
+        config.load(env, scenario=3)
+
+    assert (
+        "MAILBOX_PIN is set, but MAILBOX_OWNER is not: the PIN guards the owner's calls, so set "
+        "MAILBOX_OWNER to your number, or leave MAILBOX_PIN empty (see .env.example)"
+    ) in error.value.problems
+    assert "90817" not in str(error.value)
+
+
 def test_the_owners_number_may_be_written_with_a_plus_and_spaces():
     [owner] = [v for v in config.VARIABLES if v.name == "MAILBOX_OWNER"]
 
