@@ -440,22 +440,7 @@ def load(env, *, voice_api=False, scenario=None):
         domain = env.get("GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN") or "app.github.dev"
         port = values.get("port", Settings.port)
         values["public_url"] = f"https://{env['CODESPACE_NAME']}-{port}.{domain}"
-    for name, field in (("STREAM_URL", "stream_url"), ("GREETING", "greeting")):
-        local = values.get(field)
-        if not isinstance(local, LocalAudio):
-            continue
-        if any(problem.startswith("PUBLIC_URL=") for problem in problems):
-            continue  # one line per mistake: PUBLIC_URL's own says what is wrong
-        if "public_url" not in values:
-            problems.append(
-                f"{name}=audio/{local.name} is a file of this server, which Vonage fetches at "
-                f"PUBLIC_URL{audio.ROUTE}{local.name}: set PUBLIC_URL, or use an https:// URL "
-                f"({HINT})"
-            )
-            continue
-        values[field] = f"{values['public_url']}{audio.ROUTE}{local.name}"
-        if field == "stream_url":
-            values["stream_seconds"] = local.seconds
+    problems += _play_local_audio(values, problems)
     if values.get("mailbox_pin") and not values.get("mailbox_owner"):
         problems.append(
             "MAILBOX_PIN is set, but MAILBOX_OWNER is not: the PIN guards the owner's calls, so "
@@ -464,3 +449,24 @@ def load(env, *, voice_api=False, scenario=None):
     if problems:
         raise SettingsError(problems)
     return Settings(**values)
+
+
+def _play_local_audio(values, problems):
+    """Point STREAM_URL's and GREETING's files of audio/ at PUBLIC_URL, where Vonage fetches
+    them; return the problems (none for a PUBLIC_URL that is itself wrong: its own line says)."""
+    found = []
+    for name, field in (("STREAM_URL", "stream_url"), ("GREETING", "greeting")):
+        local = values.get(field)
+        if not isinstance(local, LocalAudio) or any(p.startswith("PUBLIC_URL=") for p in problems):
+            continue
+        if "public_url" not in values:
+            found.append(
+                f"{name}=audio/{local.name} is a file of this server, which Vonage fetches at "
+                f"PUBLIC_URL{audio.ROUTE}{local.name}: set PUBLIC_URL, or use an https:// URL "
+                f"({HINT})"
+            )
+            continue
+        values[field] = f"{values['public_url']}{audio.ROUTE}{local.name}"
+        if field == "stream_url":
+            values["stream_seconds"] = local.seconds
+    return found
