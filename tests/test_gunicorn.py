@@ -1,15 +1,13 @@
 """Gunicorn keeps the development server's promises: every setting it takes from us is checked
 first (one line, exit status 2), and it writes an access log, with tokens hidden."""
 
-import subprocess
-import sys
 import time
 
 import pytest
 import requests
 from conftest import APPLICATION_ID
 
-from testing.processes import clean_env
+from testing.processes import run
 
 TOKEN = "gunicorn-owner-token-0123456789"
 SERVE = ["serve.py", "scenario-2"]  # the README's production command
@@ -17,17 +15,10 @@ GUNICORN = ["-m", "gunicorn", "scenario-2:create_app()"]  # Gunicorn's own, also
 
 
 def start(project, command, dotenv="", **env):
-    """Run `python *command` in the project until it exits (or 30 s), as a user would."""
+    """Run `python *command` in the project until it exits, timed, as a user would."""
     (project / ".env").write_text(dotenv)
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, *command],
-        cwd=project,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run(project, *command, **env)
     result.seconds = time.monotonic() - started
     return result
 
