@@ -15,11 +15,9 @@ import startup as _startup
 
 _env = _config.read_environment()
 _values, _problems = {}, []
-for _variable in _config.VARIABLES:
-    if _variable.name in ("HOST", "PORT", "WEB_CONCURRENCY"):
-        _value, _problem = _config.check(_variable, _env)
-        _values[_variable.name] = _value
-        _problems += [_problem] if _problem else []
+for _name in ("HOST", "PORT", "WEB_CONCURRENCY"):
+    _values[_name], _problem = _config.check(_config.variable(_name), _env)
+    _problems += [_problem] if _problem else []
 if _problems:
     print(*_problems, sep="\n", file=sys.stderr)
     sys.exit(2)

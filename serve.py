@@ -27,8 +27,7 @@ def main(argv):
         return 2
     if not os.environ.get("WEB_CONCURRENCY", "x").strip():
         del os.environ["WEB_CONCURRENCY"]  # empty means the default, as everywhere else here
-    [workers] = [v for v in config.VARIABLES if v.name == "WEB_CONCURRENCY"]
-    _, problem = config.check(workers, os.environ)
+    _, problem = config.check(config.variable("WEB_CONCURRENCY"), os.environ)
     if problem:
         print(problem, file=sys.stderr)
         return 2

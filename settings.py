@@ -196,11 +196,12 @@ def _api_host(raw):
     return raw
 
 
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+# What Vonage's application ids look like (setup-vonage.py checks them too).
+APPLICATION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 def _application_id(raw):
-    if not _UUID.fullmatch(raw):
+    if not APPLICATION_ID.fullmatch(raw):
         raise ValueError(
             "an application id looks like aaaaaaaa-bbbb-cccc-dddd-0123456789ab; copy it from "
             "the Vonage dashboard (Applications), not the API key"
@@ -400,6 +401,11 @@ VARIABLES = (
     Variable("VONAGE_NUMBER", None, str, readers=("setup",)),
 )
 VARIABLE_NAMES = tuple(variable.name for variable in VARIABLES)
+
+
+def variable(name):
+    """The declared Variable called `name`."""
+    return next(variable for variable in VARIABLES if variable.name == name)
 
 
 def read_environment(dotenv_path=PROJECT_DIR / ".env"):

@@ -27,6 +27,8 @@ from vonage_application import ApplicationConfig
 from vonage_http_client import AuthenticationError, HttpRequestError, NotFoundError
 from vonage_numbers import ListOwnedNumbersFilter, NumbersError, UpdateNumberParams
 
+import settings
+
 ANSWER_PATH = "/webhooks/answer"
 EVENT_PATH = "/webhooks/event"
 # The methods the tutorial uses; both scenarios answer either on both paths.
@@ -39,7 +41,6 @@ CHECK_TIMEOUT = 2  # the start-up check: never keeps a server waiting longer
 # Seconds to wait before each retry when Vonage answers 429 or 5xx.
 BUSY_DELAYS = (0.5, 1, 2)
 DASHBOARD_KEYS = "dashboard.nexmo.com > API Settings"
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 class SetupError(Exception):
@@ -126,7 +127,7 @@ def plan(vonage, env, public_url, *, project_dir, force=False):
     application_id = (env.get("VONAGE_APPLICATION_ID") or "").strip() or None
     application, key_path, steps, update_webhooks = None, None, [], False
     if application_id:
-        if not _UUID.fullmatch(application_id):
+        if not settings.APPLICATION_ID.fullmatch(application_id):
             raise SetupError(
                 f"VONAGE_APPLICATION_ID={application_id!r} is not an application id (like "
                 "aaaaaaaa-bbbb-cccc-dddd-0123456789ab): copy it from the dashboard "
@@ -319,7 +320,8 @@ def _describe(vonage, application_id):
 
 def _new_key_path(env, project_dir):
     """Where a new application's key goes; SetupError if that would overwrite or cannot be."""
-    setting = (env.get("VONAGE_PRIVATE_KEY") or "").strip() or "private.key"
+    setting = (env.get("VONAGE_PRIVATE_KEY") or "").strip()
+    setting = setting or settings.variable("VONAGE_PRIVATE_KEY").when_empty
     if "-----BEGIN" in setting:
         raise SetupError(
             "VONAGE_PRIVATE_KEY holds a key but VONAGE_APPLICATION_ID is empty: set "

@@ -314,7 +314,7 @@ def test_a_pin_without_an_owner_is_refused_without_showing_the_pin():
 
 
 def test_the_owners_number_may_be_written_with_a_plus_and_spaces():
-    [owner] = [v for v in config.VARIABLES if v.name == "MAILBOX_OWNER"]
+    owner = config.variable("MAILBOX_OWNER")
 
     assert config.check(owner, {"MAILBOX_OWNER": "+44 7700 900001"}) == ("447700900001", None)
 
