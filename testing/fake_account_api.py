@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from testing.tls import serve_https
+from testing.tls import reply, serve_https
 
 APPLICATION = re.compile(r"/v2/applications/([^/]+)")
 
@@ -270,12 +270,7 @@ def _handler_for(api):
             if answer is None:  # hung: the client gives up first
                 return
             status, payload = answer
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply(self, status, json.dumps(payload).encode())
 
         do_GET = do_POST = do_PUT = do_DELETE = handle_one
 

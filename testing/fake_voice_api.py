@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 import jwt
 from vonage_voice.models import TtsLanguageCode
 
-from testing.tls import serve_https
+from testing.tls import reply, serve_https
 
 CALL_PATH = re.compile(r"/v1/calls/([^/]+)/(stream|talk)")
 FILE_PATH = re.compile(r"/v1/files/([^/?]+)")
@@ -116,12 +116,7 @@ class FakeVoiceApi:
         what = "Talk" if talk else "Stream"
         message = f"{what} started" if request.command == "PUT" else f"{what} stopped"
         answer = {"message": message, "uuid": uuid} if status == 200 else {"title": str(status)}
-        data = json.dumps(answer).encode()
-        request.send_response(status)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
+        reply(request, status, json.dumps(answer).encode())
 
     def serve_file(self, request, file_id):
         """GET /v1/files/{id}: the recording's bytes; 401 without the application's JWT."""
@@ -136,11 +131,7 @@ class FakeVoiceApi:
             status, data, kind = 200, self.files[file_id], "audio/mpeg"
         else:
             status, data, kind = 404, b'{"title": "Not Found"}', "application/json"
-        request.send_response(status)
-        request.send_header("Content-Type", kind)
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
+        reply(request, status, data, kind)
 
     def auth_problem(self, authorization):
         """Vonage checks the bearer JWT against the application's public key."""

@@ -1,4 +1,5 @@
-"""A throwaway certificate authority and a certificate for 127.0.0.1, made at run time.
+"""HTTPS on 127.0.0.1 for the fakes of Vonage's APIs: a throwaway certificate authority and a
+certificate for 127.0.0.1, made at run time, a server, and its replies.
 
 The SDK only speaks https:// to the Voice API host, so a fake API needs TLS; the server under
 test trusts the CA through REQUESTS_CA_BUNDLE. Nothing here is ever written outside `folder`.
@@ -104,3 +105,12 @@ def serve_https(folder, handler):
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"127.0.0.1:{server.server_address[1]}", ca_file
+
+
+def reply(handler, status, data, content_type="application/json"):
+    """Answer a request of `handler` (a BaseHTTPRequestHandler) with `data` (bytes)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
