@@ -12,7 +12,7 @@ import hmac
 import io
 import re
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, send_file
@@ -239,7 +239,7 @@ def mailbox_page():
 
 def shown(message):
     """A message as the page and /messages show it."""
-    when = datetime.fromtimestamp(message.left_at, UTC)
+    when = datetime.fromtimestamp(message.left_at, timezone.utc)
     return {
         "id": message.id,
         "from": message.caller,

@@ -2,7 +2,7 @@
 API with the application's JWT, kept in the store, and played into a later call."""
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from conftest import OWNER
 
@@ -19,7 +19,7 @@ def leave_message(server, fake_api, file_id="rec-1", caller=CALLER):
     ncco = http.get(f"{server.base}/webhooks/answer?uuid=leg-1&from={caller}").json()
     [record] = [action for action in ncco if action["action"] == "record"]
     fake_api.files[file_id] = AUDIO
-    ended = datetime.now(UTC)
+    ended = datetime.now(timezone.utc)
     return http.post(
         record["eventUrl"][0],
         json={
